@@ -1,0 +1,113 @@
+// `npm run devhost -- --script-root DIR --port N [--virtual-clock[=ISO]] [--enable-auth]`
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { startHost, type RunningHost } from './host.js';
+import { StartupError } from './settings.js';
+
+const USAGE =
+  'usage: devhost [--script-root DIR] [--port N] [--virtual-clock[=ISO-DATE]] [--enable-auth] [--hostname H]';
+
+export interface CliOptions {
+  scriptRoot: string;
+  port: number | undefined;
+  hostname: string | undefined;
+  virtualClock: boolean | Date;
+  enableAuth: boolean;
+}
+
+/** Parses the command line; throws StartupError with a one-line message on bad input. */
+export function parseCli(argv: string[], cwd = process.cwd()): CliOptions {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        'script-root': { type: 'string' },
+        port: { type: 'string', short: 'p' },
+        hostname: { type: 'string' },
+        'virtual-clock': { type: 'string' },
+        'enable-auth': { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (e) {
+    throw new StartupError(`${(e as Error).message}\n${USAGE}`);
+  }
+  if (values.help) throw new StartupError(USAGE);
+  let port: number | undefined;
+  if (values.port !== undefined) {
+    port = Number(values.port);
+    if (!/^\d+$/.test(values.port) || port > 65535)
+      throw new StartupError(`--port must be a number from 0 to 65535, not "${values.port}"`);
+  }
+  let virtualClock: boolean | Date = false;
+  const vc = values['virtual-clock'];
+  if (vc !== undefined) {
+    if (vc === '' || vc === 'true') virtualClock = true;
+    else {
+      const d = new Date(vc);
+      if (Number.isNaN(d.getTime()))
+        throw new StartupError(`--virtual-clock takes an ISO date, not "${vc}"`);
+      virtualClock = d;
+    }
+  }
+  return {
+    scriptRoot: path.resolve(cwd, values['script-root'] ?? '.'),
+    port,
+    hostname: values.hostname,
+    virtualClock,
+    enableAuth: values['enable-auth'] ?? false,
+  };
+}
+
+/** `--virtual-clock` alone is a flag; parseArgs wants a value, so give it an empty one. */
+function normalise(argv: string[]): string[] {
+  return argv.flatMap((a, i) =>
+    a === '--virtual-clock' && (argv[i + 1] === undefined || argv[i + 1]!.startsWith('-'))
+      ? ['--virtual-clock=']
+      : [a],
+  );
+}
+
+export async function main(argv: string[]): Promise<RunningHost> {
+  const opts = parseCli(normalise(argv));
+  return startHost({
+    scriptRoot: opts.scriptRoot,
+    ...(opts.port !== undefined ? { port: opts.port } : {}),
+    ...(opts.hostname ? { hostname: opts.hostname } : {}),
+    virtualClock: opts.virtualClock,
+    enableAuth: opts.enableAuth,
+  });
+}
+
+/** Prints a startup failure as one line (no stack) and exits non-zero. */
+export function fail(e: unknown): never {
+  const message =
+    e instanceof StartupError ? e.message : e instanceof Error ? e.message : String(e);
+  process.stderr.write(`devhost: ${message}\n`);
+  process.exit(1);
+}
+
+/** Stops the host on Ctrl-C / SIGTERM, running appTerminate hooks first. */
+export function closeOnSignals(close: () => Promise<void>): void {
+  let stopping = false;
+  const stop = (): void => {
+    if (stopping) process.exit(130);
+    stopping = true;
+    close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}
+
+if (
+  import.meta.url === `file://${process.argv[1]}` ||
+  process.argv[1]?.endsWith('devhost/cli.js')
+) {
+  main(process.argv.slice(2)).then((host) => closeOnSignals(() => host.close()), fail);
+}

@@ -1,0 +1,316 @@
+// Starts a v4 app in this process: settings, entry points, hooks, HTTP front, timers.
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { adminRoutes } from './admin.js';
+import { RealClock, VirtualClock, type Clock } from './clock.js';
+import { CoreState, installCoreModule, type RegisteredFunction } from './core.js';
+import { Router, triggerOf } from './http/router.js';
+import { HttpFront, type AuthKeys, type ExtensionHandler } from './http/server.js';
+import { Invoker } from './invoke.js';
+import { loadEntryPoints } from './loader.js';
+import { consoleSink, HostLogger, type LogSink } from './logger.js';
+import {
+  applySettings,
+  loadHostJson,
+  loadLocalSettings,
+  StartupError,
+  type HostOptions,
+} from './settings.js';
+import { tableClient } from './storage.js';
+import {
+  isTimer,
+  TableScheduleStatusStore,
+  TimerService,
+  TIMER_STATUS_TABLE,
+} from './timers/service.js';
+
+export interface HostStartOptions {
+  scriptRoot: string;
+  /** default: local.settings.json Host.LocalHttpPort, else 7071; 0 picks a free port */
+  port?: number;
+  hostname?: string;
+  /** true: a virtual clock starting now; a Date: starting then */
+  virtualClock?: boolean | Date;
+  enableAuth?: boolean;
+  logSink?: LogSink;
+  /** extra host-owned routes (e.g. the Durable HTTP API), tried before the app's triggers */
+  extensions?: (ctx: HostContext) => ExtensionHandler[];
+}
+
+/** What extensions of the host get to work with. */
+export interface HostContext {
+  scriptRoot: string;
+  options: HostOptions;
+  core: CoreState;
+  functions: Map<string, RegisteredFunction>;
+  invoker: Invoker;
+  logger: HostLogger;
+  clock: Clock;
+  storageConnection: string | undefined;
+  baseUrl: string;
+}
+
+export interface RunningHost extends HostContext {
+  port: number;
+  timers: TimerService;
+  close(): Promise<void>;
+}
+
+const FUNCTION_NAME = /^[a-z][a-z0-9_-]{0,127}$/i;
+const BINDING_NAME = /^([a-zA-Z][a-zA-Z0-9]{0,127}|\$return)$/;
+
+/** The worker's default capabilities, passed through the programming model as the worker does. */
+const WORKER_CAPABILITIES = {
+  RawHttpBodyBytes: 'true',
+  RpcHttpTriggerMetadataRemoved: 'true',
+  RpcHttpBodyOnly: 'true',
+  IgnoreEmptyValuedRpcHttpHeaders: 'true',
+  UseNullableValueDictionaryForHttp: 'true',
+  WorkerStatus: 'true',
+  TypedDataCollection: 'true',
+  HandlesWorkerTerminateMessage: 'true',
+};
+
+function validateNames(functions: Iterable<RegisteredFunction>): void {
+  for (const fn of functions) {
+    const name = fn.metadata.name;
+    if (!FUNCTION_NAME.test(name) || name.toLowerCase() === 'host') {
+      throw new StartupError(
+        `The function name "${name}" is invalid: use a letter first, then letters, digits, "_" or "-" (at most 128).`,
+      );
+    }
+    for (const binding of Object.keys(fn.metadata.bindings)) {
+      if (!BINDING_NAME.test(binding)) {
+        throw new StartupError(`Function "${name}": the binding name "${binding}" is invalid.`);
+      }
+    }
+    if (!triggerOf(fn)) throw new StartupError(`Function "${name}" has no trigger binding.`);
+  }
+}
+
+/** A stable id for this app on this machine, for rows the host keeps (the real host derives it from the site). */
+function hostIdFor(root: string, env: NodeJS.ProcessEnv): string {
+  const configured = env.AzureFunctionsWebHost__hostid ?? env.AzureFunctionsWebHost__hostId;
+  if (configured) return configured.replace(/[^A-Za-z0-9-]/g, '').slice(0, 32) || 'host';
+  const base =
+    path
+      .basename(root)
+      .toLowerCase()
+      .replace(/[^a-z0-9-]/g, '')
+      .slice(0, 20) || 'app';
+  return `${base}-${createHash('sha256').update(path.resolve(root)).digest('hex').slice(0, 10)}`;
+}
+
+/**
+ * Keys for --enable-auth: DEVHOST_MASTER_KEY and DEVHOST_FUNCTION_KEY from the environment, else
+ * generated once and kept in <script-root>/.devhost/keys.json (never printed: keys are secrets).
+ */
+async function loadKeys(
+  root: string,
+  env: NodeJS.ProcessEnv,
+  logger: HostLogger,
+): Promise<AuthKeys> {
+  const file = path.join(root, '.devhost', 'keys.json');
+  let saved: Partial<AuthKeys> = {};
+  try {
+    saved = JSON.parse(await readFile(file, 'utf8')) as Partial<AuthKeys>;
+  } catch {
+    /* none yet */
+  }
+  const keys: AuthKeys = {
+    master: env.DEVHOST_MASTER_KEY || saved.master || randomBytes(32).toString('base64url'),
+    function: env.DEVHOST_FUNCTION_KEY || saved.function || randomBytes(32).toString('base64url'),
+  };
+  if (!env.DEVHOST_MASTER_KEY || !env.DEVHOST_FUNCTION_KEY) {
+    await mkdir(path.dirname(file), { recursive: true });
+    await writeFile(file, JSON.stringify(keys, null, 2), { mode: 0o600 });
+    logger.info('Host.Startup', `Function keys are enforced; the keys are in ${file}.`);
+  }
+  return keys;
+}
+
+function listen(front: HttpFront, port: number, hostname: string | undefined): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const onError = (e: NodeJS.ErrnoException): void => {
+      reject(
+        e.code === 'EADDRINUSE'
+          ? new StartupError(
+              `Port ${port} is unavailable. Close the process using that port, or specify another port using --port.`,
+            )
+          : new StartupError(`Cannot listen on port ${port}: ${e.message}`),
+      );
+    };
+    front.server.once('error', onError);
+    front.server.listen(port, hostname, () => {
+      front.server.off('error', onError);
+      resolve((front.server.address() as AddressInfo).port);
+    });
+  });
+}
+
+export async function startHost(opts: HostStartOptions): Promise<RunningHost> {
+  const env = process.env;
+  const root = path.resolve(opts.scriptRoot);
+  const settings = await loadLocalSettings(root);
+  const skipped = applySettings(settings.values, env);
+  env.FUNCTIONS_WORKER_RUNTIME ??= 'node';
+  env.AZURE_FUNCTIONS_ENVIRONMENT ??= 'Development';
+  env.AzureWebJobsScriptRoot ??= root;
+  const options = await loadHostJson(root, env);
+  const logger = new HostLogger(options.logLevel, opts.logSink ?? consoleSink);
+  for (const key of skipped) {
+    logger.log(
+      'Host.Startup',
+      'debug',
+      `Skipping '${key}' from local settings as it's already defined in current environment variables.`,
+    );
+  }
+
+  const invokerRef: { current?: Invoker } = {};
+  const core = new CoreState((level, category, message) => {
+    if (invokerRef.current) invokerRef.current.log(undefined, level, category, message);
+    else logger.log('Host.General', level, message);
+  });
+  installCoreModule(core);
+  const invoker = new Invoker(core, logger, {
+    ms: options.functionTimeoutMs,
+    text: options.functionTimeoutText,
+  });
+  invokerRef.current = invoker;
+
+  await loadEntryPoints(root, core);
+  await core.runHooks('appStart', {
+    hookData: {},
+    appHookData: core.appHookData,
+    functionAppDirectory: root,
+  });
+  core.lock();
+  await core.programmingModel?.getCapabilities?.({ ...WORKER_CAPABILITIES });
+  validateNames(core.functions.values());
+
+  // host.json `functions` allow-list and AzureWebJobs.<name>.Disabled switch functions off.
+  const functions = new Map<string, RegisteredFunction>();
+  const allow = options.allowList?.map((n) => n.toLowerCase());
+  for (const [id, fn] of core.functions) {
+    const name = fn.metadata.name;
+    if (allow && !allow.includes(name.toLowerCase())) continue;
+    if (/^(true|1)$/i.test(env[`AzureWebJobs.${name}.Disabled`] ?? '')) {
+      logger.info('Host.Startup', `Function '${name}' is disabled.`);
+      continue;
+    }
+    functions.set(id, fn);
+  }
+
+  const clock: Clock = opts.virtualClock
+    ? new VirtualClock(opts.virtualClock instanceof Date ? opts.virtualClock : new Date())
+    : new RealClock();
+  const storageConnection = env.AzureWebJobsStorage || undefined;
+  const hasTimers = [...functions.values()].some(isTimer);
+  if (hasTimers && !storageConnection) {
+    throw new StartupError(
+      'Missing value for AzureWebJobsStorage in local.settings.json. This is required for all triggers other than httpTrigger.',
+    );
+  }
+  let store: TableScheduleStatusStore | undefined;
+  if (hasTimers && storageConnection) {
+    store = new TableScheduleStatusStore(
+      tableClient(storageConnection, TIMER_STATUS_TABLE),
+      hostIdFor(root, env),
+    );
+    try {
+      await store.init();
+    } catch (e) {
+      throw new StartupError(
+        `Cannot reach AzureWebJobsStorage (${(e as Error).message.split('\n')[0]}); is Azurite running?`,
+      );
+    }
+  }
+  // WEBSITE_TIME_ZONE may be a Windows zone name, which only the real host can map; IANA names are used.
+  const zone =
+    env.WEBSITE_TIME_ZONE && /\/|^UTC$/i.test(env.WEBSITE_TIME_ZONE)
+      ? env.WEBSITE_TIME_ZONE
+      : undefined;
+  const timers = new TimerService(functions.values(), clock, invoker, logger, env, store, zone);
+
+  const keys = opts.enableAuth ? await loadKeys(root, env, logger) : undefined;
+  const router = new Router(functions.values(), options.routePrefix);
+  const extensions: ExtensionHandler[] = [];
+  const front = new HttpFront({
+    router,
+    invoker,
+    logger,
+    customHeaders: options.customHeaders,
+    maxConcurrentRequests: options.maxConcurrentRequests,
+    cors: settings.cors,
+    keys,
+    extensions,
+  });
+  const port = await listen(front, opts.port ?? settings.port ?? 7071, opts.hostname);
+  const baseUrl = `http://localhost:${port}`;
+  const ctx: HostContext = {
+    scriptRoot: root,
+    options,
+    core,
+    functions,
+    invoker,
+    logger,
+    clock,
+    storageConnection,
+    baseUrl,
+  };
+  extensions.push(adminRoutes({ functions, invoker, timers, clock, keys }));
+  if (opts.extensions) extensions.push(...opts.extensions(ctx));
+  // Timers are armed before the first request is let in, so a clock move can never outrun them.
+  await timers.start();
+  front.open();
+  printFunctions(logger, router, functions, baseUrl);
+
+  let closed = false;
+  return {
+    ...ctx,
+    port,
+    timers,
+    async close() {
+      if (closed) return;
+      closed = true;
+      timers.stop();
+      front.server.closeIdleConnections();
+      await new Promise<void>((resolve) => front.server.close(() => resolve()));
+      await timers.idle();
+      await core
+        .runHooks('appTerminate', { hookData: {}, appHookData: core.appHookData })
+        .catch((e: unknown) => {
+          logger.error('Host.General', `An appTerminate hook failed: ${String(e)}`);
+        });
+    },
+  };
+}
+
+function printFunctions(
+  logger: HostLogger,
+  router: Router,
+  functions: Map<string, RegisteredFunction>,
+  baseUrl: string,
+): void {
+  const lines: string[] = ['', 'Functions:', ''];
+  const httpByName = new Map(router.routes.map((r) => [r.fn.metadata.name, r]));
+  const names = [...functions.values()]
+    .map((f) => f.metadata.name)
+    .sort((a, b) => a.localeCompare(b));
+  for (const name of names) {
+    const route = httpByName.get(name);
+    if (route) {
+      const methods = route.methods ? [...route.methods].join(',') : 'ALL';
+      lines.push(`\t${name}: [${methods}] ${baseUrl}/${route.display}`);
+    } else {
+      const fn = [...functions.values()].find((f) => f.metadata.name === name)!;
+      lines.push(`\t${name}: ${triggerOf(fn)?.[1].type ?? 'unknown'}`);
+    }
+    lines.push('');
+  }
+  if (functions.size === 0) lines.push('\tNo functions found.', '');
+  logger.info('Host.Startup', lines.join('\n'));
+  logger.info('Host.Startup', `Host started on ${baseUrl}`);
+}

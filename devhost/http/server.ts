@@ -1,0 +1,281 @@
+// The host's HTTP front: admin and extension routes first, then the app's HTTP triggers.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Invoker } from '../invoke.js';
+import type { HostLogger } from '../logger.js';
+import type { RpcHttpCookie, RpcHttpData, RpcTypedData } from '../rpcTypes.js';
+import type { HttpRoute, Router } from './router.js';
+
+/** Requests larger than this are refused with 413, as the real host's Kestrel limit does. */
+export const MAX_REQUEST_BODY = 100 * 1024 * 1024;
+
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** A host-owned route (admin API, Durable webhooks): returns false when the path is not its own. */
+export type ExtensionHandler = (
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+) => Promise<boolean>;
+
+export interface AuthKeys {
+  master: string;
+  /** function-level keys accepted by every function (the host's default key) */
+  function: string;
+}
+
+export interface HttpServerOptions {
+  router: Router;
+  invoker: Invoker;
+  logger: HostLogger;
+  customHeaders: Record<string, string>;
+  maxConcurrentRequests: number | undefined;
+  cors: string | undefined;
+  /** set under --enable-auth: keys are then checked as the real host does */
+  keys: AuthKeys | undefined;
+  extensions: ExtensionHandler[];
+}
+
+export async function readBody(req: IncomingMessage, limit = MAX_REQUEST_BODY): Promise<Buffer> {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > limit)
+    throw new HttpError(413, 'payload-too-large', `The request body exceeds ${limit} bytes.`);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit)
+      throw new HttpError(413, 'payload-too-large', `The request body exceeds ${limit} bytes.`);
+    chunks.push(chunk);
+  }
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+}
+
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    ...headers,
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+  });
+  res.end(text);
+}
+
+export function sendError(res: ServerResponse, err: HttpError): void {
+  sendJson(res, err.status, { error: { code: err.code, message: err.message } });
+}
+
+/** Reads a JSON request body for the host's own APIs (empty body = `{}`). */
+export async function readJsonBody(req: IncomingMessage): Promise<unknown> {
+  const body = await readBody(req, 1024 * 1024);
+  if (body.length === 0) return {};
+  try {
+    return JSON.parse(body.toString('utf8')) as unknown;
+  } catch {
+    throw new HttpError(400, 'invalid-json', 'The request body is not valid JSON.');
+  }
+}
+
+/** The key a request presents: `x-functions-key` header first, else the `code` query parameter. */
+export function presentedKey(req: IncomingMessage, url: URL): string | undefined {
+  const header = req.headers['x-functions-key'];
+  return (Array.isArray(header) ? header[0] : header) ?? url.searchParams.get('code') ?? undefined;
+}
+
+function joinHeader(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value.join(', ') : value;
+}
+
+/** RPC sameSite values to the header's; 'none' means unspecified, so it writes nothing. */
+const SAME_SITE: Record<string, string | undefined> = {
+  lax: 'Lax',
+  strict: 'Strict',
+  explicitNone: 'None',
+};
+
+function cookieHeader(c: RpcHttpCookie): string {
+  let s = `${c.name}=${c.value}`;
+  if (c.domain?.value) s += `; Domain=${c.domain.value}`;
+  if (c.path?.value) s += `; Path=${c.path.value}`;
+  if (c.expires?.value?.seconds !== undefined) {
+    s += `; Expires=${new Date(c.expires.value.seconds * 1000).toUTCString()}`;
+  }
+  if (c.maxAge?.value !== undefined) s += `; Max-Age=${c.maxAge.value}`;
+  if (c.secure?.value) s += '; Secure';
+  if (c.httpOnly?.value) s += '; HttpOnly';
+  const sameSite = c.sameSite ? SAME_SITE[c.sameSite] : undefined;
+  if (sameSite) s += `; SameSite=${sameSite}`;
+  return s;
+}
+
+function bodyBytes(body: RpcTypedData | undefined): Buffer | undefined {
+  if (!body) return undefined;
+  if (body.bytes)
+    return Buffer.from(body.bytes.buffer, body.bytes.byteOffset, body.bytes.byteLength);
+  if (body.string !== undefined) return Buffer.from(body.string);
+  if (body.json !== undefined) return Buffer.from(body.json);
+  if (body.int !== undefined) return Buffer.from(String(body.int));
+  if (body.double !== undefined) return Buffer.from(String(body.double));
+  return undefined;
+}
+
+export class HttpFront {
+  readonly server: Server;
+  #inFlight = 0;
+  #open!: () => void;
+  /** Requests wait until the host has finished starting (extensions registered). */
+  readonly #ready = new Promise<void>((resolve) => (this.#open = resolve));
+
+  constructor(private readonly opts: HttpServerOptions) {
+    this.server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
+      this.#handle(req, res).catch((e: unknown) => {
+        if (e instanceof HttpError) return this.#safe(res, () => sendError(res, e));
+        this.opts.logger.error(
+          'Host.General',
+          `Unhandled error serving ${req.method} ${req.url}: ${String(e)}`,
+        );
+        this.#safe(res, () =>
+          sendJson(res, 500, { error: { code: 'internal', message: 'Internal host error.' } }),
+        );
+      });
+    });
+  }
+
+  #safe(res: ServerResponse, write: () => void): void {
+    if (res.headersSent) res.destroy();
+    else write();
+  }
+
+  /** Lets requests through once start-up is complete. */
+  open(): void {
+    this.#open();
+  }
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    await this.#ready;
+    const { customHeaders, cors } = this.opts;
+    for (const [k, v] of Object.entries(customHeaders)) res.setHeader(k, v);
+    const host = req.headers.host ?? 'localhost';
+    const url = new URL(req.url ?? '/', `http://${host}`);
+    if (cors) this.#cors(req, res, cors);
+    if (cors && req.method === 'OPTIONS' && req.headers['access-control-request-method']) {
+      res.writeHead(204).end();
+      return;
+    }
+    for (const ext of this.opts.extensions) if (await ext(req, res, url)) return;
+
+    const path = url.pathname.replace(/^\/+/, '');
+    const hit = this.opts.router.match(req.method ?? 'GET', path);
+    if (!hit) {
+      res.writeHead(404, { 'content-length': 0 }).end();
+      return;
+    }
+    if (!this.#authorized(hit.route, req, url)) {
+      res.writeHead(401, { 'content-length': 0 }).end();
+      return;
+    }
+    const max = this.opts.maxConcurrentRequests;
+    if (max !== undefined && this.#inFlight >= max) {
+      res.writeHead(429, { 'content-length': 0 }).end();
+      return;
+    }
+    this.#inFlight++;
+    try {
+      await this.#invoke(hit.route, hit.params, req, res, url);
+    } finally {
+      this.#inFlight--;
+    }
+  }
+
+  #cors(req: IncomingMessage, res: ServerResponse, cors: string): void {
+    const origin = req.headers.origin;
+    if (!origin) return;
+    const allowed = cors.split(',').map((s) => s.trim());
+    if (allowed.includes('*')) res.setHeader('access-control-allow-origin', '*');
+    else if (allowed.includes(origin)) {
+      res.setHeader('access-control-allow-origin', origin);
+      res.setHeader('vary', 'Origin');
+    } else return;
+    if (req.method === 'OPTIONS') {
+      res.setHeader(
+        'access-control-allow-methods',
+        req.headers['access-control-request-method'] ?? '*',
+      );
+      const h = req.headers['access-control-request-headers'];
+      if (h) res.setHeader('access-control-allow-headers', h);
+    }
+  }
+
+  #authorized(route: HttpRoute, req: IncomingMessage, url: URL): boolean {
+    const keys = this.opts.keys;
+    if (!keys || route.authLevel === 'anonymous') return true;
+    const key = presentedKey(req, url);
+    if (key === keys.master) return true;
+    return route.authLevel === 'function' && key === keys.function;
+  }
+
+  async #invoke(
+    route: HttpRoute,
+    params: Record<string, string>,
+    req: IncomingMessage,
+    res: ServerResponse,
+    url: URL,
+  ): Promise<void> {
+    const body = await readBody(req);
+    const headers: Record<string, string> = {};
+    for (const [k, v] of Object.entries(req.headers)) {
+      const value = joinHeader(v);
+      if (value !== undefined && value !== '') headers[k] = value;
+    }
+    const query: Record<string, string> = {};
+    for (const key of new Set(url.searchParams.keys()))
+      query[key] = url.searchParams.getAll(key).join(',');
+    const http: RpcHttpData = {
+      method: req.method ?? 'GET',
+      url: url.href,
+      headers,
+      query,
+      params,
+      // The real host sends a body only when there is one (Content-Length > 0).
+      ...(body.length > 0 ? { body: { bytes: body } } : {}),
+    };
+    const outcome = await this.opts.invoker.invoke(
+      route.fn,
+      { inputData: [{ name: route.triggerName, data: { http } }] },
+      'This function was programmatically called via the host APIs.',
+    );
+    if (!outcome.ok) {
+      res.writeHead(500, { 'content-length': 0 }).end();
+      return;
+    }
+    const out = route.output;
+    let data: RpcTypedData | null | undefined;
+    if (out?.isReturn) data = outcome.response.returnValue;
+    else if (out) data = outcome.response.outputData?.find((o) => o.name === out.name)?.data;
+    const rpc = data?.http;
+    if (!rpc) {
+      // A handler that returns nothing: ASP.NET answers an empty result with 204.
+      res.writeHead(204).end();
+      return;
+    }
+    const status = Number(rpc.statusCode ?? 200) || 200;
+    for (const [k, v] of Object.entries(rpc.headers ?? {})) res.setHeader(k, v);
+    if (rpc.cookies?.length) res.setHeader('set-cookie', rpc.cookies.map(cookieHeader));
+    const bytes = status === 204 || status === 304 ? undefined : bodyBytes(rpc.body);
+    res.setHeader('content-length', bytes?.length ?? 0);
+    res.writeHead(status);
+    res.end(bytes);
+  }
+}

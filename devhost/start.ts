@@ -1,0 +1,48 @@
+// `npm start`: embedded Azurite (unless AzureWebJobsStorage points elsewhere), then the app on the local host.
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startAzurite, type RunningAzurite } from './azurite.js';
+import { closeOnSignals, fail, parseCli } from './cli.js';
+import { startHost } from './host.js';
+import { loadLocalSettings } from './settings.js';
+
+const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+async function main(): Promise<void> {
+  const opts = parseCli(process.argv.slice(2), projectRoot);
+  const settings = await loadLocalSettings(opts.scriptRoot);
+  const userStorage = process.env.AzureWebJobsStorage || settings.values.AzureWebJobsStorage;
+  let azurite: RunningAzurite | undefined;
+  if (!userStorage || /^UseDevelopmentStorage=true$/i.test(userStorage.trim())) {
+    const location = path.join(projectRoot, '.azurite');
+    azurite = await startAzurite({ location, preferDefaultPorts: true });
+    process.env.AzureWebJobsStorage = azurite.connectionString;
+    process.stdout.write(
+      `Azurite: table http://127.0.0.1:${azurite.tablePort}, queue :${azurite.queuePort}, blob :${azurite.blobPort} (data in ${location})\n`,
+    );
+  } else {
+    process.stdout.write(
+      'Storage: using AzureWebJobsStorage from the environment / local.settings.json\n',
+    );
+  }
+  try {
+    const host = await startHost({
+      scriptRoot: opts.scriptRoot,
+      ...(opts.port !== undefined ? { port: opts.port } : {}),
+      virtualClock: opts.virtualClock,
+      enableAuth: opts.enableAuth,
+    });
+    process.stdout.write(
+      `App: ${host.baseUrl}/api (health: ${host.baseUrl}/api/health)\nPress Ctrl-C to stop.\n`,
+    );
+    closeOnSignals(async () => {
+      await host.close();
+      await azurite?.stop();
+    });
+  } catch (e) {
+    await azurite?.stop();
+    throw e;
+  }
+}
+
+main().catch(fail);

@@ -1,0 +1,42 @@
+// Lint: typescript-eslint with type information, plus the "two worlds" rule for orchestrators.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'node_modules/**', 'test/fixtures/**', '.azurite/**', '.devhost/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
+    },
+  },
+  {
+    files: ['*.js', '*.mjs'],
+    ...tseslint.configs.disableTypeChecked,
+  },
+  {
+    // Orchestrators are deterministic: no I/O, no clock, no process (conventions.md §1).
+    files: ['orchestrations/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['node:*'], message: 'Orchestrators do no I/O: use an activity.' },
+            { group: ['@azure/data-tables'], message: 'Orchestrators do no I/O: use an activity.' },
+            {
+              group: ['**/lib/store/**', '**/lib/partners/**'],
+              message: 'Orchestrators reach the world only through activities.',
+            },
+          ],
+        },
+      ],
+      'no-restricted-globals': ['error', 'process', 'setTimeout', 'setInterval', 'fetch'],
+    },
+  },
+);
