@@ -4,6 +4,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { adminRoutes } from './admin.js';
+import { startDurable, type DurableExtension } from './durable/index.js';
 import { RealClock, VirtualClock, type Clock } from './clock.js';
 import { CoreState, installCoreModule, type RegisteredFunction } from './core.js';
 import { Router, triggerOf } from './http/router.js';
@@ -55,6 +56,7 @@ export interface HostContext {
 export interface RunningHost extends HostContext {
   port: number;
   timers: TimerService;
+  durable: DurableExtension | undefined;
   close(): Promise<void>;
 }
 
@@ -262,6 +264,14 @@ export async function startHost(opts: HostStartOptions): Promise<RunningHost> {
   };
   extensions.push(adminRoutes({ functions, invoker, timers, clock, keys }));
   if (opts.extensions) extensions.push(...opts.extensions(ctx));
+  let durable: DurableExtension | undefined;
+  try {
+    durable = await startDurable(ctx, keys);
+  } catch (e) {
+    front.server.close();
+    throw e;
+  }
+  if (durable) extensions.push(durable.routes);
   // Timers are armed before the first request is let in, so a clock move can never outrun them.
   await timers.start();
   front.open();
@@ -272,10 +282,12 @@ export async function startHost(opts: HostStartOptions): Promise<RunningHost> {
     ...ctx,
     port,
     timers,
+    durable,
     async close() {
       if (closed) return;
       closed = true;
       timers.stop();
+      await durable?.close();
       front.server.closeIdleConnections();
       await new Promise<void>((resolve) => front.server.close(() => resolve()));
       await timers.idle();
