@@ -16,9 +16,32 @@ export interface LogSink {
   write(line: string, level: LogLevel): void;
 }
 
+/**
+ * Writes lines to stdout/stderr, gathered per event-loop turn: one write per turn instead of one per
+ * line keeps logging off the hot path of busy hosts.
+ */
+function bufferedStream(stream: NodeJS.WriteStream): (line: string) => void {
+  let pending: string[] = [];
+  const flush = (): void => {
+    const text = pending.join('');
+    pending = [];
+    stream.write(text);
+  };
+  process.once('exit', () => {
+    if (pending.length) flush();
+  });
+  return (line) => {
+    if (pending.length === 0) setImmediate(flush);
+    pending.push(line + '\n');
+  };
+}
+
+const toStdout = bufferedStream(process.stdout);
+const toStderr = bufferedStream(process.stderr);
+
 export const consoleSink: LogSink = {
   write(line, level) {
-    (rank(level) >= rank('warning') ? process.stderr : process.stdout).write(line + '\n');
+    (rank(level) >= rank('warning') ? toStderr : toStdout)(line);
   },
 };
 

@@ -276,6 +276,9 @@ export class HttpFront {
     const bytes = status === 204 || status === 304 ? undefined : bodyBytes(rpc.body);
     res.setHeader('content-length', bytes?.length ?? 0);
     res.writeHead(status);
-    res.end(bytes);
+    // A small body goes as a latin1 string (byte for byte the same), so Node sends headers and body in
+    // one write instead of a writev of two buffers: measurably cheaper per request.
+    if (bytes && bytes.length <= 16 * 1024) res.end(bytes.toString('latin1'), 'latin1');
+    else res.end(bytes);
   }
 }
