@@ -35,6 +35,8 @@ const configSchema = z.object({
       return [...new Set(days)].sort((a, b) => b - a);
     }),
   REMINDER_SCHEDULE: z.string().min(1).default('0 0 8 * * *'),
+  /** How often back-sync looks for changes made in Partner Center. */
+  BACKSYNC_INTERVAL_SECONDS: z.coerce.number().int().positive().default(300),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -30,7 +30,20 @@ describe('the app on the local host', () => {
       components: { schemas: Record<string, unknown> };
     };
     expect(doc.openapi).toBe('3.1.0');
-    expect(Object.keys(doc.paths)).toContain('/api/health');
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining([
+        '/api/health',
+        '/api/accounts/{accountId}/banner',
+        '/api/accounts/{accountId}/preflight',
+        '/api/accounts/{accountId}/migration',
+        '/api/accounts/{accountId}/migration/work-email',
+        '/api/accounts/{accountId}/migration/mpn',
+        '/api/accounts/{accountId}/migration/cancel',
+        '/api/accounts/{accountId}/migration/audit',
+        '/api/admin/migrations',
+      ]),
+    );
+    expect(doc.components.schemas).toHaveProperty('MigrationStatus');
     expect(doc.components.schemas).toHaveProperty('Error');
   });
 });

@@ -1,6 +1,19 @@
 // Builds the OpenAPI 3.1 document from the zod schemas the handlers validate with, so it cannot drift.
 import { OpenAPIRegistry, OpenApiGeneratorV31 } from '@asteasolutions/zod-to-openapi';
-import { errorBodySchema, healthSchema } from './schemas.js';
+import { z } from 'zod';
+import {
+  accountIdSchema,
+  adminListSchema,
+  auditSchema,
+  bannerSchema,
+  errorBodySchema,
+  healthSchema,
+  mpnBodySchema,
+  preflightSchema,
+  startBodySchema,
+  statusSchema,
+  workEmailBodySchema,
+} from './schemas.js';
 
 type Document = ReturnType<OpenApiGeneratorV31['generateDocument']>;
 
@@ -26,6 +39,113 @@ export function buildRegistry(): OpenAPIRegistry {
     path: '/api/openapi.json',
     summary: 'This document.',
     responses: { 200: { description: 'OpenAPI 3.1 of this API.' } },
+  });
+  const params = z.object({ accountId: accountIdSchema });
+  const errors = {
+    400: {
+      description: 'Invalid input (`invalid-request`, with `issues`); nothing changed.',
+      content: jsonContent(errorBodySchema),
+    },
+    401: {
+      description: 'Missing, malformed, expired or foreign token.',
+      content: jsonContent(errorBodySchema),
+    },
+    403: {
+      description: 'Not an owner of this account (or no such account).',
+      content: jsonContent(errorBodySchema),
+    },
+  };
+  const account = '/api/accounts/{accountId}';
+  const route = (
+    method: 'get' | 'post',
+    path: string,
+    summary: string,
+    responses: Record<
+      number,
+      { description: string; content?: Record<string, { schema: unknown }> }
+    >,
+    body?: z.ZodType,
+  ): void => {
+    registry.registerPath({
+      method,
+      path,
+      summary,
+      security: [{ bearer: [] }],
+      request: {
+        ...(path.includes('{accountId}') ? { params } : {}),
+        ...(body ? { body: { content: jsonContent(body) } } : {}),
+      },
+      responses: {
+        ...errors,
+        ...(body
+          ? { 413: { description: 'Body over 64 KiB.', content: jsonContent(errorBodySchema) } }
+          : {}),
+        ...responses,
+      },
+    });
+  };
+  route('get', `${account}/banner`, 'The migration banner of an account (R-BAN-2).', {
+    200: { description: 'migrated or action-required', content: jsonContent(bannerSchema) },
+  });
+  route(
+    'post',
+    `${account}/preflight`,
+    'Runs the checks of a migration without changing anything (R-OPS-1).',
+    {
+      200: {
+        description: 'What would block, and what would be copied.',
+        content: jsonContent(preflightSchema),
+      },
+    },
+    startBodySchema,
+  );
+  route(
+    'post',
+    `${account}/migration`,
+    'Starts the migration, or returns the one there is (R-BAN-3).',
+    {
+      202: {
+        description: 'Started; `Location` is the status URL.',
+        content: jsonContent(statusSchema),
+      },
+      200: { description: 'Already running or completed.', content: jsonContent(statusSchema) },
+      409: { description: '`already-migrated`', content: jsonContent(errorBodySchema) },
+    },
+    startBodySchema,
+  );
+  route('get', `${account}/migration`, 'The migration status.', {
+    200: { description: 'Status', content: jsonContent(statusSchema) },
+    404: { description: '`not-started`', content: jsonContent(errorBodySchema) },
+  });
+  route(
+    'post',
+    `${account}/migration/work-email`,
+    'Gives the work e-mail address (R-TEN-1).',
+    {
+      202: { description: 'Accepted', content: jsonContent(statusSchema) },
+      409: { description: '`not-waiting-for-work-email`', content: jsonContent(errorBodySchema) },
+    },
+    workEmailBodySchema,
+  );
+  route(
+    'post',
+    `${account}/migration/mpn`,
+    'Gives the MPN ID (R-MPN-1).',
+    {
+      202: { description: 'Accepted', content: jsonContent(statusSchema) },
+      409: { description: '`not-waiting-for-mpn`', content: jsonContent(errorBodySchema) },
+    },
+    mpnBodySchema,
+  );
+  route('post', `${account}/migration/cancel`, 'Cancels the migration before switch-over.', {
+    202: { description: 'Accepted', content: jsonContent(statusSchema) },
+    409: { description: '`too-late-to-cancel`', content: jsonContent(errorBodySchema) },
+  });
+  route('get', `${account}/migration/audit`, 'The audit trail (R-OPS-2).', {
+    200: { description: 'A page of entries.', content: jsonContent(auditSchema) },
+  });
+  route('get', '/api/admin/migrations', 'Every migration, by status (Migration.Admin only).', {
+    200: { description: 'A page of statuses.', content: jsonContent(adminListSchema) },
   });
   return registry;
 }

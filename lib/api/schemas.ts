@@ -18,3 +18,116 @@ export const errorBodySchema = z
   .meta({ id: 'Error', description: 'Every 4xx/5xx body.' });
 
 export const healthSchema = z.object({ status: z.literal('ok') }).meta({ id: 'Health' });
+
+// ---------------------------------------------------------------- migration routes (api.md)
+
+export const accountIdSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9._-]{1,64}$/, 'an account id is 1 to 64 letters, digits, ".", "_" or "-"')
+  .openapi({ example: 'cpp-contoso' });
+
+export const workEmailSchema = z
+  .email({ error: 'enter an e-mail address such as name@company.com' })
+  .max(254, 'an e-mail address has at most 254 characters')
+  .transform((s) => s.toLowerCase())
+  .openapi({ example: 'owner@contoso.com' });
+
+export const mpnIdSchema = z
+  .string()
+  .regex(/^\d{6,10}$/, 'an MPN ID is 6 to 10 digits')
+  .openapi({ example: '1234567' });
+
+export const startBodySchema = z
+  .strictObject({ workEmail: workEmailSchema.optional(), mpnId: mpnIdSchema.optional() })
+  .openapi('StartMigration');
+export const workEmailBodySchema = z
+  .strictObject({ workEmail: workEmailSchema })
+  .openapi('WorkEmail');
+export const mpnBodySchema = z.strictObject({ mpnId: mpnIdSchema }).openapi('MpnId');
+
+const tenantSchema = z.object({ id: z.string(), name: z.string() }).openapi('Tenant');
+const migrationErrorSchema = z
+  .object({
+    code: z.string(),
+    message: z.string(),
+    expectedTenant: tenantSchema.optional(),
+    signUpUrl: z.string().optional(),
+  })
+  .openapi('MigrationError');
+
+export const statusSchema = z
+  .object({
+    accountId: z.string(),
+    attempt: z.number().int(),
+    status: z.enum([
+      'awaiting-work-email',
+      'validating-tenant',
+      'awaiting-mpn',
+      'copying',
+      'verifying',
+      'switching-over',
+      'completed',
+      'failed',
+      'cancelled',
+    ]),
+    steps: z.array(
+      z.object({
+        name: z.string(),
+        state: z.enum(['pending', 'running', 'waiting', 'done', 'failed', 'skipped']),
+        detail: z.string().optional(),
+        updatedAt: z.string(),
+      }),
+    ),
+    workEmail: z.string().optional(),
+    tenant: tenantSchema.optional(),
+    mpnId: z.string().optional(),
+    error: migrationErrorSchema.optional(),
+    partnerCenterUrl: z.string().optional(),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+  })
+  .openapi('MigrationStatus');
+
+export const bannerSchema = z
+  .object({
+    accountId: z.string(),
+    banner: z.enum(['migrated', 'action-required']),
+    partnerCenterUrl: z.string().optional(),
+    migration: statusSchema.optional(),
+  })
+  .openapi('Banner');
+
+const counts = z.object({
+  publishingAgreement: z.number().int(),
+  companyProfile: z.number().int(),
+  payoutProfile: z.number().int(),
+  users: z.number().int(),
+  offers: z.number().int(),
+});
+export const preflightSchema = z
+  .object({
+    accountId: z.string(),
+    ready: z.boolean(),
+    blockers: z.array(migrationErrorSchema),
+    wouldCopy: counts,
+  })
+  .openapi('Preflight');
+
+export const auditSchema = z
+  .object({
+    items: z.array(
+      z.object({
+        at: z.string(),
+        actor: z.string(),
+        action: z.string(),
+        outcome: z.string(),
+        detail: z.string().optional(),
+      }),
+    ),
+    continuationToken: z.string().optional(),
+  })
+  .openapi('AuditPage');
+
+export const adminListSchema = z
+  .object({ items: z.array(statusSchema), continuationToken: z.string().optional() })
+  .openapi('MigrationList');

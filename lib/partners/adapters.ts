@@ -1,0 +1,243 @@
+// Typed ports to the partner services and their HTTP adapters (the sandbox locally, Microsoft's services on Azure).
+import { PartnerHttpClient, PermanentPartnerError, RateLimiter, type RetryPolicy } from './http.js';
+
+export type DomainDiscovery =
+  { kind: 'entra'; tenantId: string } | { kind: 'consumer' } | { kind: 'unknown' };
+
+export interface TenantDirectory {
+  /** R-TEN-4: the tenant of an e-mail domain, from its OpenID configuration document. */
+  discoverByDomain(domain: string): Promise<DomainDiscovery>;
+  /** The display name of a tenant (Graph findTenantInformationByTenantId), or undefined. */
+  describeTenant(tenantId: string): Promise<{ id: string; name: string } | undefined>;
+}
+
+export interface MpnProfile {
+  mpnId: string;
+  partnerName: string;
+  tenantId: string;
+  certificateState: string;
+}
+
+export interface UserRecord {
+  email: string;
+  role: string;
+}
+
+export interface OfferRecord {
+  id: string;
+  name: string;
+  kind: string;
+  status: string;
+  inAppSource: boolean;
+  supportsLatestPlatform: boolean;
+}
+
+export type DocumentCategory = 'publishing-agreement' | 'company-profile' | 'payout-profile';
+
+export interface TargetSummary {
+  counts: Record<string, number>;
+  hashes: Record<string, string>;
+}
+
+export interface PartnerCenter {
+  getMpnProfile(mpnId: string): Promise<MpnProfile | undefined>;
+  putDocument(
+    accountId: string,
+    category: DocumentCategory,
+    body: unknown,
+    requestId: string,
+  ): Promise<void>;
+  upsertUsers(
+    accountId: string,
+    users: UserRecord[],
+    requestId: string,
+    tenant?: string,
+  ): Promise<void>;
+  upsertOffers(
+    accountId: string,
+    offers: OfferRecord[],
+    requestId: string,
+    tenant?: string,
+  ): Promise<void>;
+  listUsers(accountId: string): Promise<UserRecord[]>;
+  summary(accountId: string): Promise<TargetSummary | undefined>;
+  /** Makes the seller account live; returns its personal Partner Center link. */
+  activate(accountId: string, requestId: string): Promise<string>;
+}
+
+export interface CppAccount {
+  id: string;
+  displayName: string;
+  signIn: 'work' | 'msa';
+  tenantId: string | null;
+  mpnId: string | null;
+  migrated: boolean;
+  readOnly: boolean;
+  partnerCenterUrl?: string;
+  workEmailHint?: string;
+  counts: { users: number; offers: number };
+}
+
+export interface CppSource {
+  getAccount(accountId: string): Promise<CppAccount | undefined>;
+  getDocument(accountId: string, category: DocumentCategory): Promise<unknown>;
+  listUsers(accountId: string): Promise<UserRecord[]>;
+  listOffers(accountId: string): Promise<OfferRecord[]>;
+  /** R-COPY-3: CPP becomes read-only for the account, and shows it as migrated. */
+  switchOver(accountId: string, partnerCenterUrl: string, requestId: string): Promise<void>;
+  /** R-COPY-4: back-sync writes, allowed on a read-only account. */
+  syncUser(accountId: string, user: UserRecord, requestId: string): Promise<void>;
+  unsyncUser(accountId: string, email: string, requestId: string): Promise<void>;
+}
+
+export interface PartnerEndpoints {
+  entra: string;
+  graph: string;
+  partnerCenter: string;
+  cpp: string;
+}
+
+const DOCUMENT_PATHS: Record<DocumentCategory, string> = {
+  'publishing-agreement': 'publishing-agreement',
+  'company-profile': 'profiles/company',
+  'payout-profile': 'profiles/payout',
+};
+
+async function allPages<T>(client: PartnerHttpClient, path: string): Promise<T[]> {
+  const out: T[] = [];
+  let token: string | undefined;
+  do {
+    const q = `top=1000${token ? `&continuationToken=${encodeURIComponent(token)}` : ''}`;
+    const res = await client.request<{ items: T[]; continuationToken?: string }>(`${path}?${q}`);
+    out.push(...res.body.items);
+    token = res.body.continuationToken;
+  } while (token);
+  return out;
+}
+
+/** Builds the HTTP adapters; one rate limiter per partner tenant is shared by all Partner Center calls. */
+export function createPartnerAdapters(
+  endpoints: PartnerEndpoints,
+  opts: { retry?: Partial<RetryPolicy>; log?: (line: string) => void; ratePerTenant?: number } = {},
+): { tenants: TenantDirectory; partnerCenter: PartnerCenter; cpp: CppSource } {
+  const limiter = new RateLimiter(opts.ratePerTenant ?? 200, 50);
+  const common = {
+    ...(opts.retry ? { retry: opts.retry } : {}),
+    ...(opts.log ? { log: opts.log } : {}),
+  };
+  const entra = new PartnerHttpClient({ baseUrl: endpoints.entra, ...common });
+  const graph = new PartnerHttpClient({ baseUrl: endpoints.graph, ...common });
+  const pc = new PartnerHttpClient({ baseUrl: endpoints.partnerCenter, limiter, ...common });
+  const cpp = new PartnerHttpClient({ baseUrl: endpoints.cpp, ...common });
+  const enc = encodeURIComponent;
+
+  const tenants: TenantDirectory = {
+    async discoverByDomain(domain) {
+      const res = await entra.request<{ issuer?: string; error_description?: string }>(
+        `${enc(domain)}/v2.0/.well-known/openid-configuration`,
+        { accept: [400, 404] },
+      );
+      if (res.status !== 200) return { kind: 'unknown' };
+      const tenantId = /^https:\/\/[^/]+\/([0-9a-f-]{36})\//i.exec(res.body.issuer ?? '')?.[1];
+      if (!tenantId) return { kind: 'unknown' };
+      return tenantId.toLowerCase() === CONSUMER_TENANT
+        ? { kind: 'consumer' }
+        : { kind: 'entra', tenantId };
+    },
+    async describeTenant(tenantId) {
+      const res = await graph.request<{ tenantId: string; displayName: string }>(
+        `v1.0/tenantRelationships/findTenantInformationByTenantId(tenantId='${enc(tenantId)}')`,
+        { accept: [404] },
+      );
+      return res.status === 200 ? { id: res.body.tenantId, name: res.body.displayName } : undefined;
+    },
+  };
+
+  const partnerCenter: PartnerCenter = {
+    async getMpnProfile(mpnId) {
+      const res = await pc.request<MpnProfile>(`v1/profiles/mpn?mpnId=${enc(mpnId)}`, {
+        accept: [404],
+      });
+      return res.status === 200 ? res.body : undefined;
+    },
+    async putDocument(accountId, category, body, requestId) {
+      await pc.request(`v1/accounts/${enc(accountId)}/${DOCUMENT_PATHS[category]}`, {
+        method: 'PUT',
+        body,
+        requestId,
+        tenant: accountId,
+      });
+    },
+    async upsertUsers(accountId, users, requestId, tenant) {
+      await pc.request(`v1/accounts/${enc(accountId)}/users/$batch`, {
+        method: 'POST',
+        body: { items: users },
+        requestId,
+        tenant: tenant ?? accountId,
+      });
+    },
+    async upsertOffers(accountId, offers, requestId, tenant) {
+      await pc.request(`v1/accounts/${enc(accountId)}/offers/$batch`, {
+        method: 'POST',
+        body: { items: offers },
+        requestId,
+        tenant: tenant ?? accountId,
+      });
+    },
+    listUsers: (accountId) => allPages<UserRecord>(pc, `v1/accounts/${enc(accountId)}/users`),
+    async summary(accountId) {
+      const res = await pc.request<TargetSummary>(`v1/accounts/${enc(accountId)}/summary`, {
+        accept: [404],
+      });
+      return res.status === 200 ? res.body : undefined;
+    },
+    async activate(accountId, requestId) {
+      const res = await pc.request<{ partnerCenterUrl: string }>(
+        `v1/accounts/${enc(accountId)}/activate`,
+        { method: 'POST', requestId, tenant: accountId },
+      );
+      return res.body.partnerCenterUrl;
+    },
+  };
+
+  const cppSource: CppSource = {
+    async getAccount(accountId) {
+      const res = await cpp.request<CppAccount>(`cpp/accounts/${enc(accountId)}`, {
+        accept: [404],
+      });
+      return res.status === 200 ? res.body : undefined;
+    },
+    async getDocument(accountId, category) {
+      return (await cpp.request<unknown>(`cpp/accounts/${enc(accountId)}/${category}`)).body;
+    },
+    listUsers: (accountId) => allPages<UserRecord>(cpp, `cpp/accounts/${enc(accountId)}/users`),
+    listOffers: (accountId) => allPages<OfferRecord>(cpp, `cpp/accounts/${enc(accountId)}/offers`),
+    async switchOver(accountId, partnerCenterUrl, requestId) {
+      await cpp.request(`cpp/accounts/${enc(accountId)}/switch-over`, {
+        method: 'POST',
+        body: { partnerCenterUrl },
+        requestId,
+      });
+    },
+    async syncUser(accountId, user, requestId) {
+      await cpp.request(`cpp/accounts/${enc(accountId)}/sync/users/${enc(user.email)}`, {
+        method: 'PUT',
+        body: { role: user.role },
+        requestId,
+      });
+    },
+    async unsyncUser(accountId, email, requestId) {
+      await cpp.request(`cpp/accounts/${enc(accountId)}/sync/users/${enc(email)}`, {
+        method: 'DELETE',
+        requestId,
+        accept: [404],
+      });
+    },
+  };
+  return { tenants, partnerCenter, cpp: cppSource };
+}
+
+/** The tenant personal Microsoft accounts resolve to (R-TEN-4). */
+export const CONSUMER_TENANT = '9188040d-6c67-4c5b-b112-36a304b66dad';
+
+export { PermanentPartnerError };
