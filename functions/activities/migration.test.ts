@@ -1,0 +1,291 @@
+// The activities' rules over in-memory ports: tenant and MPN outcomes, idempotent copies, back-sync diffs.
+import { describe, expect, it } from 'vitest';
+import type { KeyedAuditEntry, MigrationStatus } from '../../lib/domain/migration.js';
+import type {
+  CppAccount,
+  CppSource,
+  DocumentCategory,
+  MpnProfile,
+  OfferRecord,
+  PartnerCenter,
+  TargetSummary,
+  TenantDirectory,
+  UserRecord,
+} from '../../lib/partners/adapters.js';
+import { categoryHash } from '../../lib/domain/hash.js';
+import { createActivities, requestId } from './migration.js';
+
+const CONTOSO = '11111111-1111-1111-1111-111111111111';
+const FABRIKAM = '22222222-2222-2222-2222-222222222222';
+
+function world() {
+  const account: CppAccount = {
+    id: 'acc',
+    displayName: 'Acc',
+    signIn: 'work',
+    tenantId: CONTOSO,
+    mpnId: '1234567',
+    migrated: false,
+    readOnly: false,
+    counts: { users: 2, offers: 1 },
+  };
+  const cppUsers: UserRecord[] = [
+    { email: 'Owner@contoso.com', role: 'owner' },
+    { email: 'dev@contoso.com', role: 'developer' },
+  ];
+  const offers: OfferRecord[] = [
+    {
+      id: 'o1',
+      name: 'O',
+      kind: 'saas',
+      status: 'live',
+      inAppSource: true,
+      supportsLatestPlatform: true,
+    },
+  ];
+  const docs: Record<DocumentCategory, unknown> = {
+    'publishing-agreement': { v: 1 },
+    'company-profile': { name: 'Acc' },
+    'payout-profile': { iban: 'NL91ABNA0417164300' },
+  };
+  const mpn: Record<string, MpnProfile> = {
+    '1234567': {
+      mpnId: '1234567',
+      partnerName: 'Acc',
+      tenantId: CONTOSO,
+      certificateState: 'valid',
+    },
+    '7654321': {
+      mpnId: '7654321',
+      partnerName: 'Old',
+      tenantId: CONTOSO,
+      certificateState: 'expired',
+    },
+    '2222222': {
+      mpnId: '2222222',
+      partnerName: 'Fab',
+      tenantId: FABRIKAM,
+      certificateState: 'valid',
+    },
+  };
+  const target = {
+    users: new Map<string, UserRecord>(),
+    offers: new Map<string, OfferRecord>(),
+    docs: new Map<string, unknown>(),
+    requests: new Set<string>(),
+    writes: 0,
+  };
+  const synced: string[] = [];
+  const tenants: TenantDirectory = {
+    discoverByDomain: (d) =>
+      Promise.resolve(
+        d === 'contoso.com'
+          ? { kind: 'entra', tenantId: CONTOSO }
+          : d === 'fabrikam.com'
+            ? { kind: 'entra', tenantId: FABRIKAM }
+            : d === 'outlook.com'
+              ? { kind: 'consumer' }
+              : { kind: 'unknown' },
+      ),
+    describeTenant: (id) =>
+      Promise.resolve({ id, name: id === CONTOSO ? 'Contoso Ltd' : 'Fabrikam Inc' }),
+  };
+  // Writes are idempotent by MS-RequestId, as Partner Center's are.
+  const once = (id: string, apply: () => void): Promise<void> => {
+    if (!target.requests.has(id)) {
+      target.requests.add(id);
+      target.writes++;
+      apply();
+    }
+    return Promise.resolve();
+  };
+  const pc: PartnerCenter = {
+    getMpnProfile: (id) => Promise.resolve(mpn[id]),
+    putDocument: (_a, c, body, rid) => once(rid, () => target.docs.set(c, body)),
+    upsertUsers: (_a, users, rid) =>
+      once(rid, () => users.forEach((u) => target.users.set(u.email.toLowerCase(), u))),
+    upsertOffers: (_a, os, rid) => once(rid, () => os.forEach((o) => target.offers.set(o.id, o))),
+    listUsers: () => Promise.resolve([...target.users.values()]),
+    summary: (): Promise<TargetSummary> =>
+      Promise.resolve({
+        counts: {
+          publishingAgreement: 1,
+          companyProfile: 1,
+          payoutProfile: 1,
+          users: target.users.size,
+          offers: target.offers.size,
+        },
+        hashes: {
+          publishingAgreement: categoryHash(
+            'publishing-agreement',
+            target.docs.get('publishing-agreement'),
+          ),
+          companyProfile: categoryHash('company-profile', target.docs.get('company-profile')),
+          payoutProfile: categoryHash('payout-profile', target.docs.get('payout-profile')),
+          users: categoryHash('users', [...target.users.values()]),
+          offers: categoryHash('offers', [...target.offers.values()]),
+        },
+      }),
+    activate: () => Promise.resolve('https://partner.example/acc'),
+  };
+  const cpp: CppSource = {
+    getAccount: (id) => Promise.resolve(id === 'acc' ? account : undefined),
+    getDocument: (_a, c) => Promise.resolve(docs[c]),
+    listUsers: () => Promise.resolve(cppUsers),
+    listOffers: () => Promise.resolve(offers),
+    switchOver: () => Promise.resolve(),
+    syncUser: (_a, u) => (synced.push(`+${u.email}:${u.role}`), Promise.resolve()),
+    unsyncUser: (_a, e) => (synced.push(`-${e}`), Promise.resolve()),
+  };
+  const saved: { status: MigrationStatus; audit: KeyedAuditEntry[] }[] = [];
+  const sent: string[] = [];
+  const activities = createActivities({
+    tenants,
+    partnerCenter: pc,
+    cpp,
+    store: {
+      init: () => Promise.resolve(),
+      get: () => Promise.resolve(undefined),
+      save: (status, audit) => (saved.push({ status, audit }), Promise.resolve()),
+      audit: () => Promise.resolve(),
+      listAudit: () => Promise.resolve({ items: [] }),
+      list: () => Promise.resolve({ items: [] }),
+    },
+    outbox: {
+      send: (_p, m) => Promise.resolve(sent.includes(m.key) ? false : (sent.push(m.key), true)),
+    },
+    startBackSync: () => Promise.resolve('backsync~acc'),
+  });
+  return { account, activities, target, synced, sent, docs };
+}
+
+describe('checkTenant (R-TEN)', () => {
+  it('accepts an address of the account tenant, naming it', async () => {
+    const { activities } = world();
+    expect(await activities.checkTenant({ accountId: 'acc', workEmail: 'a@contoso.com' })).toEqual({
+      kind: 'ok',
+      tenant: { id: CONTOSO, name: 'Contoso Ltd' },
+    });
+  });
+  it('refuses consumer and unknown domains', async () => {
+    const { activities } = world();
+    expect(
+      (await activities.checkTenant({ accountId: 'acc', workEmail: 'a@outlook.com' })).kind,
+    ).toBe('personal-email-not-allowed');
+    expect(
+      (await activities.checkTenant({ accountId: 'acc', workEmail: 'a@nowhere.example' })).kind,
+    ).toBe('tenant-not-found');
+  });
+  it('names the expected tenant on a mismatch', async () => {
+    const { activities } = world();
+    expect(await activities.checkTenant({ accountId: 'acc', workEmail: 'a@fabrikam.com' })).toEqual(
+      {
+        kind: 'tenant-mismatch',
+        expectedTenant: { id: CONTOSO, name: 'Contoso Ltd' },
+        actualTenantId: FABRIKAM,
+      },
+    );
+  });
+  it('takes the MPN tenant as expected for a personal-account (msa) publisher', async () => {
+    const w = world();
+    w.account.signIn = 'msa';
+    w.account.tenantId = null;
+    expect(
+      (await w.activities.checkTenant({ accountId: 'acc', workEmail: 'a@fabrikam.com' })).kind,
+    ).toBe('tenant-mismatch');
+    expect(
+      (await w.activities.checkTenant({ accountId: 'acc', workEmail: 'a@contoso.com' })).kind,
+    ).toBe('ok');
+  });
+});
+
+describe('checkMpn (R-MPN)', () => {
+  it.each([
+    [null, 'mpn-required'],
+    ['9999999', 'mpn-not-found'],
+    ['7654321', 'mpn-certificate-invalid'],
+    ['2222222', 'mpn-tenant-mismatch'],
+    ['1234567', 'ok'],
+  ])('MPN ID %s → %s', async (mpnId, kind) => {
+    const { activities } = world();
+    expect((await activities.checkMpn({ accountId: 'acc', mpnId, tenantId: CONTOSO })).kind).toBe(
+      kind,
+    );
+  });
+});
+
+describe('copy and verify (R-COPY-1/2)', () => {
+  it('copies every category, returns counts only, and verifies', async () => {
+    const w = world();
+    const counts = [];
+    for (const category of [
+      'publishing-agreement',
+      'company-profile',
+      'payout-profile',
+      'users',
+      'offers',
+    ] as const) {
+      counts.push(await w.activities.copyCategory({ accountId: 'acc', category, attempt: 1 }));
+    }
+    expect(counts).toEqual([{ count: 1 }, { count: 1 }, { count: 1 }, { count: 2 }, { count: 1 }]);
+    expect(JSON.stringify(counts)).not.toContain('NL91');
+    expect(await w.activities.verifyCopy({ accountId: 'acc' })).toEqual({
+      ok: true,
+      mismatches: [],
+    });
+  });
+
+  it('writes once when run twice (idempotent by request id)', async () => {
+    const w = world();
+    await w.activities.copyCategory({ accountId: 'acc', category: 'users', attempt: 1 });
+    const writes = w.target.writes;
+    await w.activities.copyCategory({ accountId: 'acc', category: 'users', attempt: 1 });
+    expect(w.target.writes).toBe(writes);
+  });
+
+  it('finds a category that differs', async () => {
+    const w = world();
+    for (const category of [
+      'publishing-agreement',
+      'company-profile',
+      'payout-profile',
+      'users',
+      'offers',
+    ] as const) {
+      await w.activities.copyCategory({ accountId: 'acc', category, attempt: 1 });
+    }
+    w.target.docs.set('company-profile', { name: 'Tampered' });
+    expect(await w.activities.verifyCopy({ accountId: 'acc' })).toEqual({
+      ok: false,
+      mismatches: ['company-profile'],
+    });
+  });
+});
+
+describe('notify and back-sync', () => {
+  it('notifies once per attempt', async () => {
+    const w = world();
+    const input = { accountId: 'acc', attempt: 1, to: 'owner@contoso.com', partnerCenterUrl: 'u' };
+    expect(await w.activities.notifyOwner(input)).toEqual({ sent: true });
+    expect(await w.activities.notifyOwner(input)).toEqual({ sent: false });
+  });
+
+  it('applies users added and removed in Partner Center to CPP', async () => {
+    const w = world();
+    w.target.users.set('owner@contoso.com', { email: 'owner@contoso.com', role: 'owner' });
+    w.target.users.set('new@contoso.com', { email: 'new@contoso.com', role: 'manager' });
+    expect(await w.activities.syncBack({ accountId: 'acc', round: 'r1' })).toEqual({
+      added: 1,
+      removed: 1,
+    });
+    expect(w.synced).toEqual(['+new@contoso.com:manager', '-dev@contoso.com']);
+  });
+
+  it('derives stable GUID-shaped request ids', () => {
+    expect(requestId('a', 1, 'users', 0)).toBe(requestId('a', 1, 'users', 0));
+    expect(requestId('a', 1, 'users', 0)).not.toBe(requestId('a', 1, 'users', 1));
+    expect(requestId('a', 1)).toMatch(
+      /^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-a[0-9a-f]{3}-[0-9a-f]{12}$/,
+    );
+  });
+});
