@@ -649,25 +649,15 @@ export class DurableEngine implements DurableEngineApi {
       return;
     }
     if (existing) await this.#purgeStorage(childId);
-    const now = this.#clock.now();
-    await this.#store.createInstance(childId, {
-      Name: task.name,
-      Version: '',
-      Input: task.input,
-      Output: null,
-      CustomStatus: 'null',
-      RuntimeStatus: 'Pending',
-      CreatedTime: now,
-      LastUpdatedTime: now,
-      CompletedTime: null,
-      ExecutionId: nFormatGuid(),
-      TaskHubName: this.hubName,
-      Generation: 0,
-      ParentInstanceId: parent.id,
-      ParentExecutionId: parent.state!.executionId,
-      ParentTaskScheduledId: task.id,
-      ParentName: parent.row?.Name ?? null,
-    });
+    await this.#store.createInstance(
+      childId,
+      this.#newRow(task.name, task.input, {
+        ParentInstanceId: parent.id,
+        ParentExecutionId: parent.state!.executionId,
+        ParentTaskScheduledId: task.id,
+        ParentName: parent.row?.Name ?? null,
+      }),
+    );
     this.#instances.delete(childId);
     this.#kick(childId);
   }
@@ -1281,25 +1271,10 @@ export class DurableEngine implements DurableEngineApi {
         `Instance ID '${id}' is invalid: it may not start with '@' nor contain '/', '\\', '#', '?' or control characters.`,
       );
     }
-    const now = this.#clock.now();
-    const row: InstanceRow = {
-      Name: orch.fn.metadata.name,
-      Version: '',
-      Input: input === undefined ? null : JSON.stringify(input),
-      Output: null,
-      CustomStatus: 'null',
-      RuntimeStatus: 'Pending',
-      CreatedTime: now,
-      LastUpdatedTime: now,
-      CompletedTime: null,
-      ExecutionId: nFormatGuid(),
-      TaskHubName: this.hubName,
-      Generation: 0,
-      ParentInstanceId: null,
-      ParentExecutionId: null,
-      ParentTaskScheduledId: null,
-      ParentName: null,
-    };
+    const row = this.#newRow(
+      orch.fn.metadata.name,
+      input === undefined ? null : JSON.stringify(input),
+    );
     if (!(await this.#store.createInstance(id, row))) {
       const existing = await this.#store.getInstance(id);
       if (existing && !TERMINAL_STATUSES.has(existing.RuntimeStatus)) {
@@ -1322,6 +1297,30 @@ export class DurableEngine implements DurableEngineApi {
     inst.loaded = true;
     this.#kick(id);
     return id;
+  }
+
+  /** A Pending Instances row, as the client's start (or a parent's sub-orchestration) creates it. */
+  #newRow(name: string, input: string | null, parent: Partial<InstanceRow> = {}): InstanceRow {
+    const now = this.#clock.now();
+    return {
+      Name: name,
+      Version: '',
+      Input: input,
+      Output: null,
+      CustomStatus: 'null',
+      RuntimeStatus: 'Pending',
+      CreatedTime: now,
+      LastUpdatedTime: now,
+      CompletedTime: null,
+      ExecutionId: nFormatGuid(),
+      TaskHubName: this.hubName,
+      Generation: 0,
+      ParentInstanceId: null,
+      ParentExecutionId: null,
+      ParentTaskScheduledId: null,
+      ParentName: null,
+      ...parent,
+    };
   }
 
   #drop(id: string): void {
@@ -1633,24 +1632,10 @@ export class DurableEngine implements DurableEngineApi {
     inst.entity = next;
     inst.messages = inst.messages.filter((m) => !ops.includes(m));
     if (!inst.row) {
-      const now = this.#clock.now();
       inst.row = {
-        Name: `@${rawName.toLowerCase()}`,
-        Version: '',
-        Input: null,
-        Output: null,
-        CustomStatus: 'null',
+        ...this.#newRow(`@${rawName.toLowerCase()}`, null),
         RuntimeStatus: 'Running',
-        CreatedTime: now,
-        LastUpdatedTime: now,
-        CompletedTime: null,
         ExecutionId: '',
-        TaskHubName: this.hubName,
-        Generation: 0,
-        ParentInstanceId: null,
-        ParentExecutionId: null,
-        ParentTaskScheduledId: null,
-        ParentName: null,
       };
       await this.#store.putInstance(inst.id, inst.row);
     }

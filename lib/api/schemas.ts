@@ -1,6 +1,7 @@
 // The portal contract's shapes (api.md) as zod schemas: the same objects validate input and feed OpenAPI.
 import { extendZodWithOpenApi } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
+import { MIGRATION_STATUSES, STEP_NAMES, STEP_STATES } from '../domain/migration.js';
 
 // Adds `.openapi()` to zod once, so every schema can carry its OpenAPI name and examples.
 extendZodWithOpenApi(z);
@@ -59,21 +60,11 @@ export const statusSchema = z
   .object({
     accountId: z.string(),
     attempt: z.number().int(),
-    status: z.enum([
-      'awaiting-work-email',
-      'validating-tenant',
-      'awaiting-mpn',
-      'copying',
-      'verifying',
-      'switching-over',
-      'completed',
-      'failed',
-      'cancelled',
-    ]),
+    status: z.enum(MIGRATION_STATUSES),
     steps: z.array(
       z.object({
-        name: z.string(),
-        state: z.enum(['pending', 'running', 'waiting', 'done', 'failed', 'skipped']),
+        name: z.enum(STEP_NAMES),
+        state: z.enum(STEP_STATES),
         detail: z.string().optional(),
         updatedAt: z.string(),
       }),

@@ -15,7 +15,8 @@ export const STEP_NAMES = [
   'notify',
 ] as const;
 export type StepName = (typeof STEP_NAMES)[number];
-export type StepState = 'pending' | 'running' | 'waiting' | 'done' | 'failed' | 'skipped';
+export const STEP_STATES = ['pending', 'running', 'waiting', 'done', 'failed', 'skipped'] as const;
+export type StepState = (typeof STEP_STATES)[number];
 
 export const COPY_CATEGORIES = [
   'publishing-agreement',
