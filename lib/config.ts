@@ -5,6 +5,11 @@ const url = z.url({ protocol: /^https?$/ });
 
 const configSchema = z.object({
   AzureWebJobsStorage: z.string().min(1).default('UseDevelopmentStorage=true'),
+  /** Prefix of the app's own tables (Migrations, Outbox), so that several deployments can share storage. */
+  TABLE_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9]{0,20}$/, 'letters and digits only')
+    .default(''),
   /** The tenant/issuer the portal's tokens come from, and the audience they are minted for. */
   AUTH_ISSUER: z.string().min(1).default('http://localhost:7072/dev'),
   AUTH_AUDIENCE: z.string().min(1).default('api://cpp-migration'),

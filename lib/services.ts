@@ -38,7 +38,7 @@ export function services(): Services {
     },
     { log: (line) => console.warn(`[partners] ${line}`) },
   );
-  const store = new TableMigrationStore(cfg.AzureWebJobsStorage);
+  const store = new TableMigrationStore(cfg.AzureWebJobsStorage, `${cfg.TABLE_PREFIX}Migrations`);
   const ownerCache = new Map<string, { at: number; owners: string[] | undefined }>();
   cached = {
     config: cfg,
@@ -52,8 +52,10 @@ export function services(): Services {
       list: async (s, t) => (await (storeReady ??= store.init()), store.list(s, t)),
     },
     ...partners,
-    outbox: new TableOutbox(cfg.AzureWebJobsStorage, (m) =>
-      console.info(`Mail to ${m.to}: ${m.subject}`),
+    outbox: new TableOutbox(
+      cfg.AzureWebJobsStorage,
+      (m) => console.info(`Mail to ${m.to}: ${m.subject}`),
+      `${cfg.TABLE_PREFIX}Outbox`,
     ),
     verifier: new TokenVerifier({
       issuer: cfg.AUTH_ISSUER,

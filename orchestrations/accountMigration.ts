@@ -38,7 +38,7 @@ export function* accountMigration(
   let status: MigrationStatus = {
     accountId: input.accountId,
     attempt: input.attempt,
-    status: 'validating-tenant',
+    status: input.workEmail ? 'validating-tenant' : 'awaiting-work-email',
     steps: initialSteps(input.createdAt),
     createdAt: input.createdAt,
     updatedAt: input.createdAt,

@@ -49,12 +49,12 @@ describe('the app on the local host', () => {
 });
 
 describe('npm start', () => {
-  it('starts Azurite by itself, serves the app, and stops everything on Ctrl-C', async () => {
-    const env = { ...process.env };
+  it('starts Azurite and the sandbox by itself, serves the app, and stops everything on Ctrl-C', async () => {
+    const env = { ...process.env, SANDBOX_PORT: '0' };
     delete env.AzureWebJobsStorage;
     const child = spawn(
       process.execPath,
-      [path.join(projectRoot, 'dist/devhost/start.js'), '--port', '0'],
+      [path.join(projectRoot, 'dist/sandbox/start.js'), '--port', '0'],
       {
         cwd: projectRoot,
         env,
@@ -75,6 +75,7 @@ describe('npm start', () => {
         await new Promise((r) => setTimeout(r, 100));
       }
       expect(out).toMatch(/Azurite: table http:\/\/127\.0\.0\.1:\d+/);
+      expect(out).toMatch(/Sandbox: http:\/\/localhost:\d+/);
       const base = /App: (http:\/\/localhost:\d+)/.exec(out)![1]!;
       const tablePort = Number(/Azurite: table http:\/\/127\.0\.0\.1:(\d+)/.exec(out)![1]);
       expect(await (await fetch(`${base}/api/health`)).json()).toEqual({ status: 'ok' });

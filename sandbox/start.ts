@@ -1,10 +1,12 @@
-// `npm start`: embedded Azurite (unless AzureWebJobsStorage points elsewhere), then the app on the local host.
+// `npm start`: embedded Azurite (unless AzureWebJobsStorage points elsewhere), the sandbox, then the app on
+// the local host, each told where the others listen.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startAzurite, type RunningAzurite } from './azurite.js';
-import { closeOnSignals, fail, parseCli } from './cli.js';
-import { startHost } from './host.js';
-import { loadLocalSettings } from './settings.js';
+import { startAzurite, type RunningAzurite } from '../devhost/azurite.js';
+import { closeOnSignals, fail, parseCli } from '../devhost/cli.js';
+import { startHost } from '../devhost/host.js';
+import { loadLocalSettings } from '../devhost/settings.js';
+import { runSandbox } from './cli.js';
 
 const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -25,7 +27,18 @@ async function main(): Promise<void> {
       'Storage: using AzureWebJobsStorage from the environment / local.settings.json\n',
     );
   }
+  let sandbox: Awaited<ReturnType<typeof runSandbox>> | undefined;
   try {
+    sandbox = await runSandbox([], process.env);
+    // The app reaches the partner services and the token issuer at the sandbox unless told otherwise.
+    const env = process.env;
+    env.ENTRA_DISCOVERY_URL ??= sandbox.url;
+    env.GRAPH_URL ??= sandbox.url;
+    env.PARTNER_CENTER_URL ??= sandbox.url;
+    env.CPP_URL ??= sandbox.url;
+    env.AUTH_ISSUER ??= `${sandbox.url}/dev`;
+    env.AUTH_JWKS_URL ??= `${sandbox.url}/dev/jwks`;
+    process.stdout.write(`Sandbox: ${sandbox.url} (tokens: POST ${sandbox.url}/dev/token)\n`);
     const host = await startHost({
       scriptRoot: opts.scriptRoot,
       ...(opts.port !== undefined ? { port: opts.port } : {}),
@@ -37,9 +50,11 @@ async function main(): Promise<void> {
     );
     closeOnSignals(async () => {
       await host.close();
+      await sandbox?.close();
       await azurite?.stop();
     });
   } catch (e) {
+    await sandbox?.close();
     await azurite?.stop();
     throw e;
   }

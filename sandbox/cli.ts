@@ -1,0 +1,53 @@
+// `node dist/sandbox/cli.js [--world FILE] [--port N]`: the sandbox on its own.
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { startSandbox, type RunningSandbox } from './server.js';
+import { loadWorld, WorldError } from './world.js';
+
+export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const DEFAULT_WORLD = path.join(projectRoot, 'sandbox', 'worlds', 'demo.json');
+
+/** Starts the sandbox from the command line and the environment (SANDBOX_WORLD, SANDBOX_PORT, AzureWebJobsStorage). */
+export async function runSandbox(
+  argv: string[],
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<RunningSandbox> {
+  const { values } = parseArgs({
+    args: argv,
+    options: { world: { type: 'string' }, port: { type: 'string' } },
+    strict: true,
+  });
+  const file = path.resolve(values.world ?? env.SANDBOX_WORLD ?? DEFAULT_WORLD);
+  const port = Number(values.port ?? env.SANDBOX_PORT ?? 7072);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new WorldError(`--port must be a number from 0 to 65535`);
+  const storage = env.AzureWebJobsStorage;
+  if (!storage)
+    throw new WorldError(
+      'AzureWebJobsStorage is not set: the sandbox keeps its world in Table storage.',
+    );
+  const world = await loadWorld(file);
+  try {
+    return await startSandbox({ world, port, storage, log: (l) => process.stdout.write(`${l}\n`) });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EADDRINUSE')
+      throw new WorldError(`Port ${port} is unavailable: set SANDBOX_PORT or --port.`);
+    throw e;
+  }
+}
+
+if (process.argv[1]?.endsWith(path.join('sandbox', 'cli.js'))) {
+  runSandbox(process.argv.slice(2)).then(
+    (s) => {
+      process.stdout.write(`Sandbox listening on ${s.url}\n`);
+      const stop = (): void => void s.close().then(() => process.exit(0));
+      process.on('SIGINT', stop);
+      process.on('SIGTERM', stop);
+    },
+    (e: unknown) => {
+      process.stderr.write(`sandbox: ${e instanceof Error ? e.message : String(e)}\n`);
+      process.exit(1);
+    },
+  );
+}

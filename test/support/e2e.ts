@@ -1,0 +1,93 @@
+// End-to-end harness: the sandbox over HTTP, the app on the local host (a child process), one Azurite.
+import { inject } from 'vitest';
+import { startSandbox, type RunningSandbox } from '../../sandbox/server.js';
+import { loadWorld } from '../../sandbox/world.js';
+import { projectRoot, spawnDevhost, type DevhostProcess } from './devhost.js';
+
+export interface E2E {
+  sandbox: RunningSandbox;
+  app: DevhostProcess;
+  token(email: string, extra?: Record<string, unknown>): Promise<string>;
+  call(
+    method: string,
+    path: string,
+    opts?: { token?: string; body?: unknown; raw?: string },
+  ): Promise<{ status: number; body: any; headers: Headers }>;
+  waitForStatus(
+    accountId: string,
+    token: string,
+    ok: (s: any) => boolean,
+    timeoutMs?: number,
+  ): Promise<any>;
+  close(): Promise<void>;
+}
+
+/** A fresh world (own tables) and a fresh app (own task hub and tables) per test file. */
+export async function startE2E(name: string, env: Record<string, string> = {}): Promise<E2E> {
+  const storage = inject('storage');
+  const world = await loadWorld(`${projectRoot}/sandbox/worlds/demo.json`);
+  const suffix = `${name}${Date.now().toString(36)}`.replace(/[^A-Za-z0-9]/g, '');
+  const sandbox = await startSandbox({ world, port: 0, storage, table: `Sandbox${suffix}` });
+  const app = await spawnDevhost(projectRoot, {
+    env: {
+      AzureWebJobsStorage: storage,
+      AzureFunctionsJobHost__extensions__durableTask__hubName: `Hub${suffix}`.slice(0, 40),
+      TABLE_PREFIX: `T${suffix}`.slice(0, 20),
+      ENTRA_DISCOVERY_URL: sandbox.url,
+      GRAPH_URL: sandbox.url,
+      PARTNER_CENTER_URL: sandbox.url,
+      CPP_URL: sandbox.url,
+      AUTH_ISSUER: `${sandbox.url}/dev`,
+      AUTH_JWKS_URL: `${sandbox.url}/dev/jwks`,
+      BACKSYNC_INTERVAL_SECONDS: '1',
+      ...env,
+    },
+  });
+  const e2e: E2E = {
+    sandbox,
+    app,
+    async token(email, extra = {}) {
+      const res = await fetch(`${sandbox.url}/dev/token`, {
+        method: 'POST',
+        body: JSON.stringify({ email, ...extra }),
+      });
+      return ((await res.json()) as { access_token: string }).access_token;
+    },
+    async call(method, path, opts = {}) {
+      const res = await fetch(`${app.url}${path}`, {
+        method,
+        headers: {
+          ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}),
+          'content-type': 'application/json',
+        },
+        ...(opts.raw !== undefined
+          ? { body: opts.raw }
+          : opts.body !== undefined
+            ? { body: JSON.stringify(opts.body) }
+            : {}),
+      });
+      const text = await res.text();
+      return {
+        status: res.status,
+        body: text ? (JSON.parse(text) as unknown) : undefined,
+        headers: res.headers,
+      };
+    },
+    async waitForStatus(accountId, token, ok, timeoutMs = 20_000) {
+      const end = Date.now() + timeoutMs;
+      let last: unknown;
+      while (Date.now() < end) {
+        const r = await e2e.call('GET', `/api/accounts/${accountId}/migration`, { token });
+        last = r.body;
+        if (r.status === 200 && ok(r.body)) return r.body;
+        await new Promise((res) => setTimeout(res, 100));
+      }
+      throw new Error(`status of ${accountId} never matched; last: ${JSON.stringify(last)}`);
+    },
+    async close() {
+      await app.stop();
+      await sandbox.close();
+    },
+  };
+  return e2e;
+}
