@@ -50,7 +50,7 @@ describe('the app on the local host', () => {
 
 describe('npm start', () => {
   it('starts Azurite and the sandbox by itself, serves the app, and stops everything on Ctrl-C', async () => {
-    const env = { ...process.env, SANDBOX_PORT: '0' };
+    const env: NodeJS.ProcessEnv = { ...process.env, SANDBOX_PORT: '0' };
     delete env.AzureWebJobsStorage;
     const child = spawn(
       process.execPath,

@@ -136,6 +136,29 @@ export function eventToRow(
   return encodeLarge(row);
 }
 
+/** Fields that DTFx serialises as null when empty; Table storage drops nulls, so reading puts them back. */
+const NULLABLE: Partial<Record<EventType, string[]>> = {
+  [EventType.ExecutionStarted]: [
+    'Input',
+    'ParentInstance',
+    'Tags',
+    'Correlation',
+    'ParentTraceContext',
+    'ScheduledStartTime',
+  ],
+  [EventType.ExecutionCompleted]: ['Result', 'FailureDetails'],
+  [EventType.ExecutionTerminated]: ['Input'],
+  [EventType.TaskScheduled]: ['Input'],
+  [EventType.TaskCompleted]: ['Result'],
+  [EventType.TaskFailed]: ['FailureDetails'],
+  [EventType.SubOrchestrationInstanceCreated]: ['Input'],
+  [EventType.SubOrchestrationInstanceCompleted]: ['Result'],
+  [EventType.SubOrchestrationInstanceFailed]: ['FailureDetails'],
+  [EventType.EventSent]: ['Input'],
+  [EventType.EventRaised]: ['Input'],
+  [EventType.ContinueAsNew]: ['Result'],
+};
+
 export function rowToEvent(raw: Record<string, unknown>): HistoryEvent {
   const row = decodeLarge(raw);
   const e: Record<string, unknown> = {};
@@ -148,6 +171,8 @@ export function rowToEvent(raw: Record<string, unknown>): HistoryEvent {
     else if (COMPLEX_FIELDS.has(k) && typeof v === 'string') e[k] = JSON.parse(v) as unknown;
     else e[k] = v;
   }
+  // The library parses `Result`/`Input` as JSON: a missing one must come back as null, not undefined.
+  for (const field of NULLABLE[e.EventType as EventType] ?? []) if (!(field in e)) e[field] = null;
   return e as HistoryEvent;
 }
 

@@ -6,7 +6,8 @@ import { projectRoot, spawnDevhost, type DevhostProcess } from './devhost.js';
 
 export interface E2E {
   sandbox: RunningSandbox;
-  app: DevhostProcess;
+  /** replaceable: crash tests kill it and start another on the same storage */
+  app: DevhostProcess & { env: Record<string, string> };
   token(email: string, extra?: Record<string, unknown>): Promise<string>;
   call(
     method: string,
@@ -23,26 +24,26 @@ export interface E2E {
 }
 
 /** A fresh world (own tables) and a fresh app (own task hub and tables) per test file. */
-export async function startE2E(name: string, env: Record<string, string> = {}): Promise<E2E> {
+export async function startE2E(name: string, extraEnv: Record<string, string> = {}): Promise<E2E> {
   const storage = inject('storage');
   const world = await loadWorld(`${projectRoot}/sandbox/worlds/demo.json`);
   const suffix = `${name}${Date.now().toString(36)}`.replace(/[^A-Za-z0-9]/g, '');
   const sandbox = await startSandbox({ world, port: 0, storage, table: `Sandbox${suffix}` });
-  const app = await spawnDevhost(projectRoot, {
-    env: {
-      AzureWebJobsStorage: storage,
-      AzureFunctionsJobHost__extensions__durableTask__hubName: `Hub${suffix}`.slice(0, 40),
-      TABLE_PREFIX: `T${suffix}`.slice(0, 20),
-      ENTRA_DISCOVERY_URL: sandbox.url,
-      GRAPH_URL: sandbox.url,
-      PARTNER_CENTER_URL: sandbox.url,
-      CPP_URL: sandbox.url,
-      AUTH_ISSUER: `${sandbox.url}/dev`,
-      AUTH_JWKS_URL: `${sandbox.url}/dev/jwks`,
-      BACKSYNC_INTERVAL_SECONDS: '1',
-      ...env,
-    },
-  });
+  const env: Record<string, string> = {
+    AzureWebJobsStorage: storage,
+    AzureFunctionsJobHost__extensions__durableTask__hubName: `Hub${suffix}`.slice(0, 40),
+    TABLE_PREFIX: `T${suffix}`.slice(0, 20),
+    ENTRA_DISCOVERY_URL: sandbox.url,
+    GRAPH_URL: sandbox.url,
+    PARTNER_CENTER_URL: sandbox.url,
+    CPP_URL: sandbox.url,
+    AUTH_ISSUER: `${sandbox.url}/dev`,
+    AUTH_JWKS_URL: `${sandbox.url}/dev/jwks`,
+    BACKSYNC_INTERVAL_SECONDS: '1',
+    CPP_RETIREMENT_DATE: '2099-12-31T23:59:59Z',
+    ...extraEnv,
+  };
+  const app = Object.assign(await spawnDevhost(projectRoot, { env }), { env });
   const e2e: E2E = {
     sandbox,
     app,
@@ -54,7 +55,7 @@ export async function startE2E(name: string, env: Record<string, string> = {}): 
       return ((await res.json()) as { access_token: string }).access_token;
     },
     async call(method, path, opts = {}) {
-      const res = await fetch(`${app.url}${path}`, {
+      const res = await fetch(`${e2e.app.url}${path}`, {
         method,
         headers: {
           ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}),
@@ -85,7 +86,7 @@ export async function startE2E(name: string, env: Record<string, string> = {}): 
       throw new Error(`status of ${accountId} never matched; last: ${JSON.stringify(last)}`);
     },
     async close() {
-      await app.stop();
+      await e2e.app.stop();
       await sandbox.close();
     },
   };
