@@ -1,0 +1,160 @@
+// bench:migration — the large account's migration, 100 concurrent small ones, and storage requests per
+// migration, with the app on the local host, the sandbox and Azurite in this run. Last line: one JSON object.
+import { createServer, request, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { connectionStringFor, startAzurite } from '../devhost/azurite.js';
+import { startHost } from '../devhost/host.js';
+import { startSandbox } from '../sandbox/server.js';
+import { loadWorld, validateWorld, type World } from '../sandbox/world.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const SMALL = Number(process.env.BENCH_MIGRATIONS ?? 100);
+
+/** Counts every request the app and the host make to Table storage (the sandbox talks to Azurite directly). */
+function countingProxy(
+  target: number,
+): Promise<{ server: Server; port: number; count: () => number }> {
+  let count = 0;
+  const server = createServer((req, res) => {
+    count++;
+    const up = request(
+      { host: '127.0.0.1', port: target, method: req.method, path: req.url, headers: req.headers },
+      (r) => {
+        res.writeHead(r.statusCode ?? 502, r.headers);
+        r.pipe(res);
+      },
+    );
+    up.on('error', () => res.destroy());
+    req.pipe(up);
+  });
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () =>
+      resolve({ server, port: (server.address() as AddressInfo).port, count: () => count }),
+    ),
+  );
+}
+
+/** The demo world plus `n` small accounts like Contoso's, each with its own owner. */
+function benchWorld(demo: World, n: number): World {
+  const contoso = demo.cppAccounts.find((a) => a.id === 'cpp-contoso')!;
+  const extra = Array.from({ length: n }, (_, i) => ({
+    ...contoso,
+    id: `bench-${i}`,
+    displayName: `Bench ${i}`,
+    users: [
+      { email: `owner${i}@contoso.com`, role: 'owner' as const },
+      ...contoso.users.filter((u) => u.role !== 'owner'),
+    ],
+  }));
+  return validateWorld({
+    ...demo,
+    name: `bench${n}`,
+    cppAccounts: [...demo.cppAccounts, ...extra],
+  });
+}
+
+async function main(): Promise<void> {
+  const azurite = await startAzurite();
+  const proxy = await countingProxy(azurite.tablePort);
+  const world = benchWorld(
+    await loadWorld(path.join(root, 'sandbox', 'worlds', 'demo.json')),
+    SMALL,
+  );
+  const sandbox = await startSandbox({
+    world,
+    port: 0,
+    storage: azurite.connectionString,
+    table: 'BenchSandbox',
+  });
+  Object.assign(process.env, {
+    AzureWebJobsStorage: connectionStringFor('127.0.0.1', {
+      blob: azurite.blobPort,
+      queue: azurite.queuePort,
+      table: proxy.port,
+    }),
+    ENTRA_DISCOVERY_URL: sandbox.url,
+    GRAPH_URL: sandbox.url,
+    PARTNER_CENTER_URL: sandbox.url,
+    CPP_URL: sandbox.url,
+    AUTH_ISSUER: `${sandbox.url}/dev`,
+    AUTH_JWKS_URL: `${sandbox.url}/dev/jwks`,
+    CPP_RETIREMENT_DATE: '2099-12-31T23:59:59Z',
+    BACKSYNC_INTERVAL_SECONDS: '3600',
+  });
+  const host = await startHost({ scriptRoot: root, port: 0, logSink: { write() {} } });
+  console.info = () => {}; // the app's mail log lines
+  const token = async (email: string): Promise<string> =>
+    (
+      (await (
+        await fetch(`${sandbox.url}/dev/token`, { method: 'POST', body: JSON.stringify({ email }) })
+      ).json()) as { access_token: string }
+    ).access_token;
+  let polls = 0;
+  const migrate = async (accountId: string, owner: string, workEmail: string): Promise<string> => {
+    const auth = {
+      authorization: `Bearer ${await token(owner)}`,
+      'content-type': 'application/json',
+    };
+    const start = await fetch(`${host.baseUrl}/api/accounts/${accountId}/migration`, {
+      method: 'POST',
+      headers: auth,
+      body: JSON.stringify({ workEmail }),
+    });
+    if (start.status !== 202) throw new Error(`${accountId}: start answered ${start.status}`);
+    for (;;) {
+      polls++;
+      const s = (await (
+        await fetch(`${host.baseUrl}/api/accounts/${accountId}/migration`, { headers: auth })
+      ).json()) as { status: string };
+      if (['completed', 'failed', 'cancelled'].includes(s.status)) return s.status;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  };
+  try {
+    console.log(`bench:migration — node ${process.version}; app, sandbox and Azurite in this run`);
+    let t = performance.now();
+    const large = await migrate('cpp-litware', 'lara@litware.com', 'lara@litware.com');
+    const largeMigrationSeconds = (performance.now() - t) / 1000;
+    console.log(
+      `large account (2,000 users, 300 offers): ${largeMigrationSeconds.toFixed(2)} s (${large})`,
+    );
+
+    const before = proxy.count();
+    polls = 0;
+    t = performance.now();
+    const results = await Promise.all(
+      Array.from({ length: SMALL }, (_, i) =>
+        migrate(`bench-${i}`, `owner${i}@contoso.com`, `owner${i}@contoso.com`),
+      ),
+    );
+    const hundredMigrationsSeconds = (performance.now() - t) / 1000;
+    // Each status poll of the client is one point read; they are the portal's cost, not the migration's.
+    const storageOpsPerMigration = (proxy.count() - before - polls) / SMALL;
+    const completed = results.filter((r) => r === 'completed').length;
+    console.log(
+      `${SMALL} concurrent small migrations: ${hundredMigrationsSeconds.toFixed(2)} s (${completed} completed)`,
+    );
+    console.log(
+      `storage requests per small migration (app + host, Table storage; status polls excluded): ${storageOpsPerMigration.toFixed(1)}`,
+    );
+    console.log(
+      JSON.stringify({
+        largeMigrationSeconds: Number(largeMigrationSeconds.toFixed(2)),
+        hundredMigrationsSeconds: Number(hundredMigrationsSeconds.toFixed(2)),
+        storageOpsPerMigration: Number(storageOpsPerMigration.toFixed(1)),
+      }),
+    );
+  } finally {
+    await host.close();
+    await sandbox.close();
+    proxy.server.close();
+    await azurite.stop();
+  }
+}
+
+main().catch((e: unknown) => {
+  console.error(e);
+  process.exit(1);
+});
