@@ -6,6 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connectionStringFor, startAzurite } from '../devhost/azurite.js';
 import { startHost } from '../devhost/host.js';
+import { appSettingsFor } from '../sandbox/cli.js';
 import { startSandbox } from '../sandbox/server.js';
 import { loadWorld, validateWorld, type World } from '../sandbox/world.js';
 
@@ -74,12 +75,7 @@ async function main(): Promise<void> {
       queue: azurite.queuePort,
       table: proxy.port,
     }),
-    ENTRA_DISCOVERY_URL: sandbox.url,
-    GRAPH_URL: sandbox.url,
-    PARTNER_CENTER_URL: sandbox.url,
-    CPP_URL: sandbox.url,
-    AUTH_ISSUER: `${sandbox.url}/dev`,
-    AUTH_JWKS_URL: `${sandbox.url}/dev/jwks`,
+    ...appSettingsFor(sandbox.url),
     CPP_RETIREMENT_DATE: '2099-12-31T23:59:59Z',
     BACKSYNC_INTERVAL_SECONDS: '3600',
   });

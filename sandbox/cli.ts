@@ -8,6 +8,18 @@ import { loadWorld, WorldError } from './world.js';
 export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const DEFAULT_WORLD = path.join(projectRoot, 'sandbox', 'worlds', 'demo.json');
 
+/** The app settings that point the app at a sandbox: partner services and the token issuer. */
+export function appSettingsFor(sandboxUrl: string): Record<string, string> {
+  return {
+    ENTRA_DISCOVERY_URL: sandboxUrl,
+    GRAPH_URL: sandboxUrl,
+    PARTNER_CENTER_URL: sandboxUrl,
+    CPP_URL: sandboxUrl,
+    AUTH_ISSUER: `${sandboxUrl}/dev`,
+    AUTH_JWKS_URL: `${sandboxUrl}/dev/jwks`,
+  };
+}
+
 /** Starts the sandbox from the command line and the environment (SANDBOX_WORLD, SANDBOX_PORT, AzureWebJobsStorage). */
 export async function runSandbox(
   argv: string[],

@@ -6,7 +6,7 @@ import { startAzurite, type RunningAzurite } from '../devhost/azurite.js';
 import { closeOnSignals, fail, parseCli } from '../devhost/cli.js';
 import { startHost } from '../devhost/host.js';
 import { loadLocalSettings } from '../devhost/settings.js';
-import { runSandbox } from './cli.js';
+import { appSettingsFor, runSandbox } from './cli.js';
 
 const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -31,13 +31,8 @@ async function main(): Promise<void> {
   try {
     sandbox = await runSandbox([], process.env);
     // The app reaches the partner services and the token issuer at the sandbox unless told otherwise.
-    const env = process.env;
-    env.ENTRA_DISCOVERY_URL ??= sandbox.url;
-    env.GRAPH_URL ??= sandbox.url;
-    env.PARTNER_CENTER_URL ??= sandbox.url;
-    env.CPP_URL ??= sandbox.url;
-    env.AUTH_ISSUER ??= `${sandbox.url}/dev`;
-    env.AUTH_JWKS_URL ??= `${sandbox.url}/dev/jwks`;
+    for (const [key, value] of Object.entries(appSettingsFor(sandbox.url)))
+      process.env[key] ??= value;
     process.stdout.write(`Sandbox: ${sandbox.url} (tokens: POST ${sandbox.url}/dev/token)\n`);
     const host = await startHost({
       scriptRoot: opts.scriptRoot,

@@ -1,5 +1,6 @@
 // End-to-end harness: the sandbox over HTTP, the app on the local host (a child process), one Azurite.
 import { inject } from 'vitest';
+import { appSettingsFor } from '../../sandbox/cli.js';
 import { startSandbox, type RunningSandbox } from '../../sandbox/server.js';
 import { loadWorld } from '../../sandbox/world.js';
 import { projectRoot, spawnDevhost, type DevhostProcess } from './devhost.js';
@@ -33,12 +34,7 @@ export async function startE2E(name: string, extraEnv: Record<string, string> = 
     AzureWebJobsStorage: storage,
     AzureFunctionsJobHost__extensions__durableTask__hubName: `Hub${suffix}`.slice(0, 40),
     TABLE_PREFIX: `T${suffix}`.slice(0, 20),
-    ENTRA_DISCOVERY_URL: sandbox.url,
-    GRAPH_URL: sandbox.url,
-    PARTNER_CENTER_URL: sandbox.url,
-    CPP_URL: sandbox.url,
-    AUTH_ISSUER: `${sandbox.url}/dev`,
-    AUTH_JWKS_URL: `${sandbox.url}/dev/jwks`,
+    ...appSettingsFor(sandbox.url),
     BACKSYNC_INTERVAL_SECONDS: '1',
     CPP_RETIREMENT_DATE: '2099-12-31T23:59:59Z',
     ...extraEnv,
