@@ -51,6 +51,7 @@ export function* accountMigration(
     outcome: string,
     actor = 'system',
     detail?: string,
+    more: { action: string; outcome: string; detail?: string }[] = [],
   ): Generator<df.Task, void, unknown> {
     const at = now();
     status = { ...status, ...change, updatedAt: at };
@@ -58,16 +59,16 @@ export function* accountMigration(
       status: status.status,
       step: status.steps.find((s) => s.state === 'running' || s.state === 'waiting')?.name,
     });
+    // Keys from the orchestration's own clock and counter: a retried write lands on the same rows.
     const audit: KeyedAuditEntry[] = [
-      {
-        key: `${at}~${String(input.attempt).padStart(3, '0')}~${String(seq++).padStart(4, '0')}`,
-        at,
-        actor,
-        action,
-        outcome,
-        ...(detail ? { detail } : {}),
-      },
-    ];
+      { action, outcome, ...(detail ? { detail } : {}) },
+      ...more,
+    ].map((a) => ({
+      key: `${at}~${String(input.attempt).padStart(3, '0')}~${String(seq++).padStart(4, '0')}`,
+      at,
+      actor,
+      ...a,
+    }));
     yield callActivity(ctx, 'recordStatus', { status, audit });
   }
   const step = (name: StepName, state: StepState, detail?: string): MigrationStatus['steps'] =>
@@ -230,10 +231,18 @@ export function* accountMigration(
         `${(copies[i]!.result as { count: number }).count} copied`,
       )),
   );
+  // R-OPS-2: each external write (one per category) is in the trail, with what it wrote.
   yield* record(
     { status: 'verifying', steps: withStep(steps, 'verify', 'running', now()) },
     'copy',
     'done',
+    'system',
+    undefined,
+    COPY_CATEGORIES.map((c, i) => ({
+      action: `write:${c}`,
+      outcome: 'done',
+      detail: `${(copies[i]!.result as { count: number }).count} written to Partner Center`,
+    })),
   );
 
   const verdict = (yield callActivityWithRetry(ctx, 'verifyCopy', RETRY, {

@@ -36,8 +36,11 @@ describe('SIGKILL and restart', () => {
     let host: DevhostProcess = await spawnDevhost(app, { env: env(hub, log) });
     let api = new DurableApi(host);
     const id = await api.start('slowChain', 'chain-kill', { steps: 4, ms: 800 });
-    // Step 0 ends at ~0.8 s and is committed; step 1 is running at 1.2 s.
-    await new Promise((r) => setTimeout(r, 1200));
+    // Kill once step 0 has ended (and its next episode committed it) and step 1 is running.
+    const deadline = Date.now() + 15_000;
+    while (!logLines(log).includes('start chain-kill:1') && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 100));
     await host.stop('SIGKILL');
     expect(logLines(log)).toContain('end chain-kill:0');
     expect(logLines(log)).not.toContain('end chain-kill:1');

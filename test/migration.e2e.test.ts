@@ -58,6 +58,8 @@ describe('seed cases', () => {
         'copy',
         'switch-over',
         'notify',
+        'write:users',
+        'write:payout-profile',
       ]),
     );
   });
