@@ -126,6 +126,8 @@ interface Instance {
   messages: MessageRecord[];
   busy: boolean;
   again: boolean;
+  /** episodes that failed in a row (storage errors), for the retry back-off */
+  failures?: number;
   /** the Instances row write in flight, and whether the row changed again meanwhile */
   rowWrite?: Promise<void>;
   rowDirty?: boolean;
@@ -560,11 +562,21 @@ export class DurableEngine implements DurableEngineApi {
           if (this.#isEntity(id)) await this.#entityEpisode(inst);
           else await this.#episode(inst);
         } while (inst.again && !this.#stopped);
-      })().finally(() => {
-        inst.busy = false;
-        this.#evict();
-        this.#notify();
-      }),
+      })()
+        .catch((e: unknown) => {
+          // A storage hiccup must not strand the instance: re-read it and try again shortly.
+          this.#logger.warn(
+            'Host.General',
+            `Durable: episode of '${id}' failed (${errorMessage(e)}); retrying in 1 s.`,
+          );
+          inst.loaded = false;
+          setTimeout(() => this.#kick(id), 1000).unref();
+        })
+        .finally(() => {
+          inst.busy = false;
+          this.#evict();
+          this.#notify();
+        }),
     );
   }
 
