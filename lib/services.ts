@@ -24,7 +24,6 @@ export interface Services {
 
 const OWNER_TTL_MS = 30_000;
 let cached: Services | undefined;
-let storeReady: Promise<void> | undefined;
 
 export function services(): Services {
   if (cached) return cached;
@@ -42,15 +41,7 @@ export function services(): Services {
   const ownerCache = new Map<string, { at: number; owners: string[] | undefined }>();
   cached = {
     config: cfg,
-    store: {
-      ...store,
-      init: () => (storeReady ??= store.init()),
-      get: async (id) => (await (storeReady ??= store.init()), store.get(id)),
-      save: async (s, a) => (await (storeReady ??= store.init()), store.save(s, a)),
-      audit: async (id, a) => (await (storeReady ??= store.init()), store.audit(id, a)),
-      listAudit: async (id, t) => (await (storeReady ??= store.init()), store.listAudit(id, t)),
-      list: async (s, t) => (await (storeReady ??= store.init()), store.list(s, t)),
-    },
+    store,
     ...partners,
     outbox: new TableOutbox(
       cfg.AzureWebJobsStorage,

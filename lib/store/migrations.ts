@@ -49,16 +49,20 @@ export interface MigrationStore {
 
 export class TableMigrationStore implements MigrationStore {
   readonly #table: TableClient;
+  #ready: Promise<void> | undefined;
 
   constructor(connectionString: string, tableName = 'Migrations') {
     this.#table = client(connectionString, tableName);
   }
 
-  async init(): Promise<void> {
-    await this.#table.createTable();
+  /** Creates the table once per process, on first use. */
+  init(): Promise<void> {
+    this.#ready ??= this.#table.createTable();
+    return this.#ready;
   }
 
   async get(accountId: string): Promise<MigrationStatus | undefined> {
+    await this.init();
     try {
       const row = await this.#table.getEntity<{ Status: string }>(accountId, STATUS_ROW);
       return JSON.parse(row.Status) as MigrationStatus;
@@ -85,6 +89,7 @@ export class TableMigrationStore implements MigrationStore {
   }
 
   async save(status: MigrationStatus, audit: KeyedAuditEntry[]): Promise<void> {
+    await this.init();
     const ops: TransactionAction[] = [
       [
         'upsert',
@@ -107,6 +112,7 @@ export class TableMigrationStore implements MigrationStore {
   }
 
   async audit(accountId: string, audit: KeyedAuditEntry[]): Promise<void> {
+    await this.init();
     if (audit.length) await this.#table.submitTransaction(this.#auditOps(accountId, audit));
   }
 
@@ -114,6 +120,7 @@ export class TableMigrationStore implements MigrationStore {
     accountId: string,
     continuationToken?: string,
   ): Promise<{ items: AuditEntry[]; continuationToken?: string }> {
+    await this.init();
     const pages = this.#table
       .listEntities<Record<string, string>>({
         queryOptions: {
@@ -140,6 +147,7 @@ export class TableMigrationStore implements MigrationStore {
     status: MigrationStatusValue | undefined,
     continuationToken?: string,
   ): Promise<{ items: MigrationStatus[]; continuationToken?: string }> {
+    await this.init();
     const filter = status
       ? odata`RowKey eq ${STATUS_ROW} and State eq ${status}`
       : odata`RowKey eq ${STATUS_ROW}`;
