@@ -5,6 +5,7 @@ import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
+import { startAzurite } from '../devhost/azurite.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const DURATION_S = Number(process.env.BENCH_SECONDS ?? 10);
@@ -81,16 +82,22 @@ async function main(): Promise<void> {
   console.log(
     `bench:http — ${CONNECTIONS} connections, ${DURATION_S} s each, node ${process.version}`,
   );
+  // The app keeps Durable state, so its host needs storage even though /api/health touches none.
+  const azurite = await startAzurite();
   const hostPort = await freePort();
   const host = spawn(
     process.execPath,
     [path.join(root, 'dist/devhost/cli.js'), '--script-root', root, '--port', String(hostPort)],
     {
       stdio: 'ignore',
-      env: { ...process.env, AzureWebJobsStorage: '' },
+      env: { ...process.env, AzureWebJobsStorage: azurite.connectionString },
     },
   );
-  const hostFig = await measure('local host', host, `http://127.0.0.1:${hostPort}/api/health`);
+  const hostFig = await measure(
+    'local host',
+    host,
+    `http://127.0.0.1:${hostPort}/api/health`,
+  ).finally(() => azurite.stop());
   const barePort = await freePort();
   const bare = spawn(process.execPath, ['-e', BARE_SERVER, String(barePort)], { stdio: 'ignore' });
   const bareFig = await measure('node:http', bare, `http://127.0.0.1:${barePort}/api/health`);
