@@ -109,6 +109,18 @@ function page<T>(items: T[], q: URLSearchParams): { items: T[]; continuationToke
   return next ? { items: slice, continuationToken: next } : { items: slice };
 }
 
+/** A page of an account's users (by e-mail) or offers (by id), in the order the summary hashes use. */
+function listing(
+  s: { users: Map<string, User>; offers: Map<string, Offer> },
+  kind: string,
+  q: URLSearchParams,
+): { items: unknown[]; continuationToken?: string } {
+  return page<unknown>(
+    kind === 'users' ? [...s.users.values()].sort(byEmail) : [...s.offers.values()].sort(byId),
+    q,
+  );
+}
+
 async function body(req: IncomingMessage): Promise<unknown> {
   const chunks: Buffer[] = [];
   for await (const c of req as AsyncIterable<Buffer>) chunks.push(c);
@@ -526,16 +538,7 @@ export async function startSandbox(opts: SandboxOptions): Promise<RunningSandbox
         });
       }
       if ((rest === 'users' || rest === 'offers') && method === 'GET') {
-        const s = pcAccount(id, false);
-        return {
-          status: 200,
-          body: page<unknown>(
-            rest === 'users'
-              ? [...s.users.values()].sort(byEmail)
-              : [...s.offers.values()].sort(byId),
-            q,
-          ),
-        };
+        return { status: 200, body: listing(pcAccount(id, false), rest, q) };
       }
       if ((m = /^users\/([^/]+)$/.exec(rest)) && (method === 'PUT' || method === 'DELETE')) {
         const email = m[1]!.toLowerCase();
@@ -591,15 +594,7 @@ export async function startSandbox(opts: SandboxOptions): Promise<RunningSandbox
       if ((DOCS as readonly string[]).includes(rest) && method === 'GET')
         return { status: 200, body: s.docs.get(rest as Doc) ?? {} };
       if ((rest === 'users' || rest === 'offers') && method === 'GET') {
-        return {
-          status: 200,
-          body: page<unknown>(
-            rest === 'users'
-              ? [...s.users.values()].sort(byEmail)
-              : [...s.offers.values()].sort(byId),
-            q,
-          ),
-        };
+        return { status: 200, body: listing(s, rest, q) };
       }
       if (rest === 'switch-over' && method === 'POST') {
         const b = z.object({ partnerCenterUrl: z.string().min(1) }).safeParse(await body(req));

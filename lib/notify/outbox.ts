@@ -1,6 +1,7 @@
 // The outbox: each message is written once under a deterministic key (insert-if-absent), so a retried
 // activity never mails twice; delivery is a log line locally (no mail server here).
-import { TableClient } from '@azure/data-tables';
+import type { TableClient } from '@azure/data-tables';
+import { tableClientFor } from '../store/tables.js';
 
 export interface Message {
   key: string;
@@ -23,15 +24,7 @@ export class TableOutbox implements Notifier {
     private readonly deliver: (m: Message) => void,
     table = 'Outbox',
   ) {
-    const insecure =
-      /UseDevelopmentStorage=true|DefaultEndpointsProtocol=http(;|$)|TableEndpoint=http:/i.test(
-        connectionString,
-      );
-    this.#table = TableClient.fromConnectionString(
-      connectionString,
-      table,
-      insecure ? { allowInsecureConnection: true } : {},
-    );
+    this.#table = tableClientFor(connectionString, table);
   }
 
   async send(partition: string, m: Message): Promise<boolean> {

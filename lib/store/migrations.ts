@@ -2,10 +2,11 @@
 // row and the audit rows of one change go in one batch transaction (R-OPS-2).
 import {
   odata,
-  TableClient,
+  type TableClient,
   type TableTransactionEntityResponse,
   type TransactionAction,
 } from '@azure/data-tables';
+import { tableClientFor } from './tables.js';
 import type {
   AuditEntry,
   KeyedAuditEntry,
@@ -17,18 +18,6 @@ export type { AuditEntry };
 
 const STATUS_ROW = 'status';
 const AUDIT_PREFIX = 'audit~';
-
-function client(connectionString: string, table: string): TableClient {
-  const insecure =
-    /UseDevelopmentStorage=true|DefaultEndpointsProtocol=http(;|$)|TableEndpoint=http:/i.test(
-      connectionString,
-    );
-  return TableClient.fromConnectionString(
-    connectionString,
-    table,
-    insecure ? { allowInsecureConnection: true } : {},
-  );
-}
 
 export interface MigrationStore {
   init(): Promise<void>;
@@ -52,7 +41,7 @@ export class TableMigrationStore implements MigrationStore {
   #ready: Promise<void> | undefined;
 
   constructor(connectionString: string, tableName = 'Migrations') {
-    this.#table = client(connectionString, tableName);
+    this.#table = tableClientFor(connectionString, tableName);
   }
 
   /** Creates the table once per process, on first use. */

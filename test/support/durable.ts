@@ -1,17 +1,9 @@
 // Drives the Durable HTTP API of a spawned local host, as curl or the portal would.
+import type { InstanceStatusPayload } from '../../devhost/durable/types.js';
 import type { DevhostProcess } from './devhost.js';
 
-export interface Status {
-  name: string;
-  instanceId: string;
-  runtimeStatus: string;
-  input: unknown;
-  customStatus: unknown;
-  output: unknown;
-  createdTime: string;
-  lastUpdatedTime: string;
-  historyEvents?: Record<string, unknown>[];
-}
+/** The status payload as the Durable HTTP API answers it. */
+export type Status = InstanceStatusPayload;
 
 const TERMINAL = new Set(['Completed', 'Failed', 'Terminated', 'Canceled']);
 
