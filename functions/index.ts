@@ -1,12 +1,15 @@
 // The app's one registration point: every trigger the host should know about (conventions §6).
 import { app } from '@azure/functions';
 import * as df from 'durable-functions';
+import { config } from '../lib/config.js';
 import { backSyncInstanceId } from '../lib/domain/migration.js';
 import { services } from '../lib/services.js';
 import { accountMigration } from '../orchestrations/accountMigration.js';
 import { backSync } from '../orchestrations/backSync.js';
-import type { Activities, BackSyncInput } from '../orchestrations/names.js';
+import type { Activities, BackSyncInput, ReminderActivities } from '../orchestrations/names.js';
+import { reminderSweep } from '../orchestrations/reminderSweep.js';
 import { createActivities } from './activities/migration.js';
+import { createReminderActivities } from './activities/reminders.js';
 import {
   banner,
   cancelMigration,
@@ -18,7 +21,11 @@ import {
   submitMpn,
   submitWorkEmail,
 } from './http/migrations.js';
+import { deadlineReminders, listReminders, outboxSender, runReminders } from './http/reminders.js';
 import { health, openApi } from './http/system.js';
+
+// A bad setting (a deadline zone that is not IANA, say) stops the app at load with one line naming it.
+config();
 
 app.get('health', { route: 'health', authLevel: 'anonymous', handler: health });
 app.get('openapi', { route: 'openapi.json', authLevel: 'anonymous', handler: openApi });
@@ -70,8 +77,28 @@ app.get('listMigrations', {
   handler: listMigrations,
 });
 
+app.get('listReminders', {
+  route: `${account}/reminders`,
+  authLevel: 'anonymous',
+  handler: listReminders,
+});
+df.app.client.http('runReminders', {
+  route: 'admin/reminders/run',
+  methods: ['POST'],
+  authLevel: 'anonymous',
+  handler: runReminders,
+});
+
+// R-DUE-2: the day's reminder sweep, and the retries of mail the service refused.
+df.app.client.timer('deadlineReminders', {
+  schedule: '%REMINDER_SCHEDULE%',
+  handler: deadlineReminders,
+});
+app.timer('outboxSender', { schedule: '%OUTBOX_SCHEDULE%', handler: outboxSender });
+
 df.app.orchestration('accountMigration', accountMigration);
 df.app.orchestration('backSync', backSync);
+df.app.orchestration('reminderSweep', reminderSweep);
 
 // Activities: built once over the real adapters; startBackSync reaches the Durable client of its invocation.
 let handlers: ReturnType<typeof createActivities> | undefined;
@@ -126,3 +153,28 @@ df.app.activity('startBackSync', {
   handler: (input: Activities['startBackSync']['in'], ctx) =>
     activities(df.getClient(ctx)).startBackSync(input),
 });
+
+let reminderHandlers: ReturnType<typeof createReminderActivities> | undefined;
+const reminders = (): ReturnType<typeof createReminderActivities> => {
+  const s = services();
+  reminderHandlers ??= createReminderActivities({
+    subjects: s.subjects,
+    outbox: s.outbox,
+    cpp: s.cpp,
+    schedule: s.schedule,
+    portalUrl: s.config.PORTAL_URL,
+    log: (line) => console.info(line),
+  });
+  return reminderHandlers;
+};
+const reminderNames: (keyof ReminderActivities)[] = [
+  'refreshSubjects',
+  'remindPage',
+  'deliverMail',
+];
+for (const name of reminderNames) {
+  df.app.activity(name, {
+    handler: (input: unknown): Promise<unknown> =>
+      (reminders()[name] as (i: unknown) => Promise<unknown>)(input),
+  });
+}

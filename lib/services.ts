@@ -1,7 +1,9 @@
 // The composition root: builds the real adapters and stores from the configuration, once per process.
 import { TokenVerifier } from './auth/tokens.js';
-import { config, type Config } from './config.js';
-import { TableOutbox, type Notifier } from './notify/outbox.js';
+import { config, reminderSchedule, type Config } from './config.js';
+import type { ReminderSchedule } from './domain/reminders.js';
+import { AcsMailSender } from './notify/acs.js';
+import { TableOutbox, type Outbox } from './notify/outbox.js';
 import {
   createPartnerAdapters,
   type CppSource,
@@ -9,6 +11,7 @@ import {
   type TenantDirectory,
 } from './partners/adapters.js';
 import { TableMigrationStore, type MigrationStore } from './store/migrations.js';
+import { TableSubjectIndex, type SubjectIndex } from './store/subjects.js';
 
 export interface Services {
   config: Config;
@@ -16,7 +19,9 @@ export interface Services {
   tenants: TenantDirectory;
   partnerCenter: PartnerCenter;
   cpp: CppSource;
-  outbox: Notifier;
+  outbox: Outbox;
+  subjects: SubjectIndex;
+  schedule: ReminderSchedule;
   verifier: TokenVerifier;
   /** Owners of a CPP account (lower-cased), or undefined when it does not exist; cached briefly. */
   owners(accountId: string): Promise<string[] | undefined>;
@@ -45,9 +50,12 @@ export function services(): Services {
     ...partners,
     outbox: new TableOutbox(
       cfg.AzureWebJobsStorage,
-      (m) => console.info(`Mail to ${m.to}: ${m.subject}`),
+      new AcsMailSender(cfg.ACS_CONNECTION_STRING, cfg.MAIL_SENDER),
       `${cfg.TABLE_PREFIX}Outbox`,
+      (line) => console.warn(`[outbox] ${line}`),
     ),
+    subjects: new TableSubjectIndex(cfg.AzureWebJobsStorage, `${cfg.TABLE_PREFIX}Subjects`),
+    schedule: reminderSchedule(cfg),
     verifier: new TokenVerifier({
       issuer: cfg.AUTH_ISSUER,
       audience: cfg.AUTH_AUDIENCE,

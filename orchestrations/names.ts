@@ -7,6 +7,7 @@ import type {
   MpnCheck,
   TenantCheck,
 } from '../lib/domain/migration.js';
+import type { ReminderSchedule, ReminderSlot } from '../lib/domain/reminders.js';
 
 export interface AccountFacts {
   exists: boolean;
@@ -83,4 +84,43 @@ export interface BackSyncInput {
   accountId: string;
   until: string;
   intervalSeconds: number;
+}
+
+/** The reminder sweep's activities (R-DUE-2): pages and counts through history, never mail or addresses. */
+export interface ReminderActivities {
+  refreshSubjects: { in: Record<string, never>; out: { changed: number; version: number } };
+  remindPage: {
+    in: { slot: ReminderSlot; shard: number; continuationToken?: string; sweepAt: string };
+    out: { queued: number; already: number; skipped: number; continuationToken?: string };
+  };
+  deliverMail: {
+    in: { bucket?: string };
+    out: { sent: number; failed: number; remaining: number };
+  };
+}
+
+export function callReminderActivity<N extends keyof ReminderActivities>(
+  ctx: df.OrchestrationContext,
+  name: N,
+  retry: df.RetryOptions,
+  input: ReminderActivities[N]['in'],
+): df.Task {
+  return ctx.df.callActivityWithRetry(name, retry, input);
+}
+
+export interface ReminderSweepInput {
+  /** The local day (in the deadline's zone) this sweep stands for; also in its instance id. */
+  day: string;
+  schedule: ReminderSchedule;
+  shards: number;
+  requestedBy: string;
+}
+
+export interface ReminderSweepResult {
+  slot: string | null;
+  queued: number;
+  already: number;
+  skipped: number;
+  sent: number;
+  pendingMail: number;
 }

@@ -2,6 +2,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { SANDBOX_MAIL_KEY } from './mail.js';
 import { startSandbox, type RunningSandbox } from './server.js';
 import { loadWorld, WorldError } from './world.js';
 
@@ -17,6 +18,7 @@ export function appSettingsFor(sandboxUrl: string): Record<string, string> {
     CPP_URL: sandboxUrl,
     AUTH_ISSUER: `${sandboxUrl}/dev`,
     AUTH_JWKS_URL: `${sandboxUrl}/dev/jwks`,
+    ACS_CONNECTION_STRING: `endpoint=${sandboxUrl}/;accesskey=${SANDBOX_MAIL_KEY}`,
   };
 }
 

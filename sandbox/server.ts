@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { TableClient, type TransactionAction } from '@azure/data-tables';
 import { exportJWK, generateKeyPair, importJWK, SignJWT, type JWK } from 'jose';
 import { z } from 'zod';
+import { createMailService, SANDBOX_MAIL_KEY } from './mail.js';
 import type { World, WorldAccount } from './world.js';
 
 export interface SandboxOptions {
@@ -16,6 +17,8 @@ export interface SandboxOptions {
   log?: (line: string) => void;
   /** table holding the sandbox's state (tests use their own) */
   table?: string;
+  /** the access key of the mail service (base64); the app's ACS connection string must carry it */
+  mailKey?: string;
 }
 
 export interface RunningSandbox {
@@ -45,7 +48,7 @@ interface CppState {
   account: Omit<
     WorldAccount,
     'users' | 'offers' | 'publishingAgreement' | 'companyProfile' | 'payoutProfile'
-  > & { readOnly: boolean };
+  > & { readOnly: boolean; version: number };
   users: Map<string, User>;
   offers: Map<string, Offer>;
   docs: Map<Doc, Json>;
@@ -189,32 +192,37 @@ export async function startSandbox(opts: SandboxOptions): Promise<RunningSandbox
       old.set(pk, [...(old.get(pk) ?? []), del(pk, String(e.rowKey))]);
     }
     for (const [pk, ops] of old) await batch(pk, ops);
-    for (const a of world.cppAccounts) {
-      const { users, offers, publishingAgreement, companyProfile, payoutProfile, ...account } = a;
-      const pk = `cpp~${a.id}`;
-      await batch(pk, [
-        put(pk, 'account', { ...account, readOnly: a.migrated }),
-        put(pk, 'doc~publishing-agreement', publishingAgreement),
-        put(pk, 'doc~company-profile', companyProfile),
-        put(pk, 'doc~payout-profile', payoutProfile),
-        ...users.map((u) =>
-          put(pk, `user~${rk(u.email.toLowerCase())}`, {
-            email: u.email.toLowerCase(),
-            role: u.role,
-          }),
-        ),
-        ...offers.map((o) => put(pk, `offer~${rk(o.id)}`, o)),
-      ]);
-    }
+    // The world itself is not copied into storage: only the changes made to it are (see load()), so a world
+    // of 100,000 accounts starts at once.
     await table.upsertEntity(
       { partitionKey: 'meta', rowKey: 'world', Name: world.name },
       'Replace',
     );
   }
 
+  /** The world's CPP accounts as the file has them; versions follow the file's order. */
+  function fromWorld(): void {
+    world.cppAccounts.forEach((a, i) => {
+      const { users, offers, publishingAgreement, companyProfile, payoutProfile, ...account } = a;
+      cpp.set(a.id, {
+        account: { ...account, readOnly: a.migrated, version: i + 1 },
+        users: new Map(
+          users.map((u) => [u.email.toLowerCase(), { email: u.email.toLowerCase(), role: u.role }]),
+        ),
+        offers: new Map(offers.map((o) => [o.id, { ...o }])),
+        docs: new Map<Doc, Json>([
+          ['publishing-agreement', publishingAgreement],
+          ['company-profile', companyProfile],
+          ['payout-profile', payoutProfile],
+        ]),
+      });
+    });
+  }
+
   async function load(): Promise<void> {
     cpp.clear();
     pc.clear();
+    fromWorld();
     for await (const e of table.listEntities<{ Json?: string }>()) {
       const pk = String(e.partitionKey);
       const key = String(e.rowKey);
@@ -230,8 +238,11 @@ export async function startSandbox(opts: SandboxOptions): Promise<RunningSandbox
         };
         cpp.set(id, s);
         if (key === 'account') s.account = value as CppState['account'];
-        else if (key.startsWith('user~')) s.users.set((value as unknown as User).email, value);
-        else if (key.startsWith('offer~')) s.offers.set(String(value.id), value);
+        else if (key.startsWith('user~')) {
+          const u = value as unknown as User & { deleted?: boolean };
+          if (u.deleted) s.users.delete(u.email);
+          else s.users.set(u.email, u);
+        } else if (key.startsWith('offer~')) s.offers.set(String(value.id), value);
         else if (key.startsWith('doc~')) s.docs.set(key.slice(4), value);
       } else if (kind === 'pc') {
         const s = pc.get(id) ?? {
@@ -258,6 +269,17 @@ export async function startSandbox(opts: SandboxOptions): Promise<RunningSandbox
   if (meta?.Name !== world.name) await seed();
   await load();
   log(`Sandbox world '${world.name}' ready in ${Date.now() - t0} ms (${cpp.size} CPP accounts)`);
+  const maxVersion = (): number =>
+    [...cpp.values()].reduce((max, c) => Math.max(max, c.account.version ?? 0), 0);
+  let cppVersion = maxVersion();
+  let byVersion: CppState[] | undefined;
+  /** Marks a CPP account changed, for the account listing's `since` (its row is written with the change). */
+  const touch = (s: CppState): TransactionAction => {
+    s.account = { ...s.account, version: ++cppVersion };
+    byVersion = undefined;
+    return put(`cpp~${s.account.id}`, 'account', s.account);
+  };
+  const mail = createMailService(opts.mailKey ?? SANDBOX_MAIL_KEY);
 
   // ------------------------------------------------------------ token keys, kept across restarts
   let privateJwk: JWK;
@@ -575,7 +597,48 @@ export async function startSandbox(opts: SandboxOptions): Promise<RunningSandbox
         });
       }
     }
-    // CPP (the source)
+    // CPP (the source): the account listing, oldest change first; `since` skips what a caller has seen.
+    if (path === '/cpp/accounts' && method === 'GET') {
+      const since = Number(q.get('since') ?? 0);
+      if (!Number.isInteger(since) || since < 0)
+        throw new HttpFail(400, {
+          code: 'invalid-request',
+          description: '`since` must be a version number from an earlier listing.',
+        });
+      byVersion ??= [...cpp.values()].sort((a, b) => a.account.version - b.account.version);
+      const from = Number(
+        Buffer.from(q.get('continuationToken') ?? '', 'base64url').toString() || since,
+      );
+      let lo = 0;
+      let hi = byVersion.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (byVersion[mid]!.account.version <= from) lo = mid + 1;
+        else hi = mid;
+      }
+      const top = Math.min(Math.max(Number(q.get('top') ?? 1000) || 1000, 1), 1000);
+      const slice = byVersion.slice(lo, lo + top);
+      const items = slice.map((c) => ({
+        id: c.account.id,
+        displayName: c.account.displayName,
+        migrated: c.account.migrated,
+        readOnly: c.account.readOnly,
+        ...(c.account.language ? { language: c.account.language } : {}),
+        owners: [...c.users.values()].filter((u) => u.role === 'owner').map((u) => u.email),
+        version: c.account.version,
+      }));
+      const last = slice.at(-1)?.account.version;
+      return {
+        status: 200,
+        body: {
+          items,
+          version: cppVersion,
+          ...(lo + top < byVersion.length && last !== undefined
+            ? { continuationToken: Buffer.from(String(last)).toString('base64url') }
+            : {}),
+        },
+      };
+    }
     if ((m = /^\/cpp\/accounts\/([^/]+)(?:\/(.*))?$/.exec(path))) {
       const id = m[1]!;
       const rest = m[2] ?? '';
@@ -610,7 +673,7 @@ export async function startSandbox(opts: SandboxOptions): Promise<RunningSandbox
             migrated: true,
             partnerCenterUrl: b.data.partnerCenterUrl,
           };
-          await batch(pk, [put(pk, 'account', s.account)]);
+          await batch(pk, [touch(s)]);
           countWrite(id, 'switch-over');
           return { status: 200, body: { readOnly: true } };
         });
@@ -645,14 +708,15 @@ export async function startSandbox(opts: SandboxOptions): Promise<RunningSandbox
           if (method === 'PUT') {
             const u = { email, role: b!.data.role };
             s.users.set(email, u);
-            await batch(pk, [put(pk, `user~${rk(email)}`, u)]);
+            await batch(pk, [put(pk, `user~${rk(email)}`, u), touch(s)]);
           } else {
             if (!s.users.delete(email))
               return {
                 status: 404,
                 body: { code: 'user-not-found', description: `No user ${email}` },
               };
-            await batch(pk, [del(pk, `user~${rk(email)}`)]);
+            // A tombstone: the world file still has the user, the stored change removes it.
+            await batch(pk, [put(pk, `user~${rk(email)}`, { email, deleted: true }), touch(s)]);
           }
           countWrite(id, sync ? 'sync-users' : 'users');
           return { status: method === 'PUT' ? 200 : 204, body: undefined };
@@ -666,7 +730,7 @@ export async function startSandbox(opts: SandboxOptions): Promise<RunningSandbox
           });
         const b = await body(req);
         s.docs.set(rest as Doc, b as Json);
-        await batch(pk, [put(pk, `doc~${rest}`, b)]);
+        await batch(pk, [put(pk, `doc~${rest}`, b), touch(s)]);
         return { status: 200, body: {} };
       }
     }
@@ -750,10 +814,25 @@ export async function startSandbox(opts: SandboxOptions): Promise<RunningSandbox
         return { status: 201, body: { id: fault.id } };
       }
     }
-    if (url.pathname === '/dev/stats' && method === 'GET') return { status: 200, body: stats };
+    if (url.pathname === '/dev/stats' && method === 'GET')
+      return { status: 200, body: { ...stats, mail: mail.sent.length } };
+    if (url.pathname === '/dev/mail' && method === 'GET') {
+      const to = url.searchParams.get('to')?.toLowerCase();
+      return {
+        status: 200,
+        body: { items: to ? mail.sent.filter((m) => m.to.includes(to)) : mail.sent },
+      };
+    }
+    if (url.pathname === '/dev/mail' && method === 'DELETE') {
+      mail.clear();
+      return { status: 204 };
+    }
     if (url.pathname === '/dev/reset' && method === 'POST') {
       await seed();
       await load();
+      cppVersion = maxVersion();
+      byVersion = undefined;
+      mail.clear();
       requests.clear();
       stats.writes = {};
       stats.deduplicated = 0;
@@ -809,7 +888,7 @@ export async function startSandbox(opts: SandboxOptions): Promise<RunningSandbox
       }
       const fault = await injectFault(req, url);
       if (fault) return send(fault.status, fault.body, fault.headers);
-      const r = await route(req, url);
+      const r = (await mail.handle(req, url)) ?? (await route(req, url));
       send(r.status, r.body, r.headers);
     })().catch((e: unknown) => {
       if (e instanceof HttpFail) send(e.status, e.body, e.headers);

@@ -34,6 +34,8 @@ const account = z.strictObject({
   migrated: z.boolean(),
   partnerCenterUrl: z.string().optional(),
   workEmailHint: email.optional(),
+  /** the language owner mail is written in (English when absent) */
+  language: z.enum(['en', 'nl']).optional(),
   users: z.array(z.strictObject({ email, role: z.enum(['owner', 'manager', 'developer']) })).min(1),
   publishingAgreement: z.record(z.string(), z.unknown()),
   companyProfile: z.record(z.string(), z.unknown()),

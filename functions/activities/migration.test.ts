@@ -136,9 +136,11 @@ function world() {
     switchOver: () => Promise.resolve(),
     syncUser: (_a, u) => (synced.push(`+${u.email}:${u.role}`), Promise.resolve()),
     unsyncUser: (_a, e) => (synced.push(`-${e}`), Promise.resolve()),
+    listAccounts: () => Promise.reject(new Error('not used by the migration')),
   };
   const saved: { status: MigrationStatus; audit: KeyedAuditEntry[] }[] = [];
   const sent: string[] = [];
+  const recorded: { kind: string; accountId: string; status: string; done: boolean }[] = [];
   const activities = createActivities({
     tenants,
     partnerCenter: pc,
@@ -152,11 +154,32 @@ function world() {
       list: () => Promise.resolve({ items: [] }),
     },
     outbox: {
-      send: (_p, m) => Promise.resolve(sent.includes(m.key) ? false : (sent.push(m.key), true)),
+      queue: (bucket, entries) => {
+        let queued = 0;
+        for (const e of entries) {
+          if (sent.includes(`${bucket}/${e.id}`)) continue;
+          sent.push(`${bucket}/${e.id}`);
+          queued++;
+        }
+        return Promise.resolve({ queued, already: entries.length - queued });
+      },
+      drain: () => Promise.resolve({ sent: 0, failed: 0, remaining: 0 }),
+      ledger: () => Promise.resolve(undefined),
+    },
+    subjects: {
+      record: (kind, accountId, summary, done) => (
+        recorded.push({ kind, accountId, status: summary.status, done }),
+        Promise.resolve()
+      ),
+      applyCppAccounts: () => Promise.reject(new Error('not used')),
+      page: () => Promise.reject(new Error('not used')),
+      drop: () => Promise.reject(new Error('not used')),
+      cursor: () => Promise.reject(new Error('not used')),
+      setCursor: () => Promise.reject(new Error('not used')),
     },
     startBackSync: () => Promise.resolve('backsync~acc'),
   });
-  return { account, activities, target, synced, sent, docs };
+  return { account, activities, target, synced, sent, docs, recorded };
 }
 
 describe('checkTenant (R-TEN)', () => {

@@ -10,8 +10,10 @@ import {
   type TenantCheck,
 } from '../../lib/domain/migration.js';
 import type { CppSource, PartnerCenter, TenantDirectory } from '../../lib/partners/adapters.js';
-import type { Notifier } from '../../lib/notify/outbox.js';
+import { migratedMail, migrationSummary } from '../../lib/notify/messages.js';
+import type { Outbox } from '../../lib/notify/outbox.js';
 import type { MigrationStore } from '../../lib/store/migrations.js';
+import type { SubjectIndex } from '../../lib/store/subjects.js';
 import type { AccountFacts, Activities } from '../../orchestrations/names.js';
 
 export interface ActivityDeps {
@@ -19,7 +21,9 @@ export interface ActivityDeps {
   partnerCenter: PartnerCenter;
   cpp: CppSource;
   store: MigrationStore;
-  outbox: Notifier;
+  outbox: Outbox;
+  /** Kept current on every status change, so reminders know what is left (R-DUE-2). */
+  subjects: SubjectIndex;
   startBackSync(accountId: string): Promise<string>;
 }
 
@@ -191,18 +195,26 @@ export function createActivities(d: ActivityDeps): Handlers {
     },
 
     // R-COPY-5: at most one message per attempt (outbox key).
+    // R-COPY-5: queued once per attempt (insert-if-absent), then sent at once; the outbox retries failures.
     async notifyOwner({ accountId, attempt, to, partnerCenterUrl }) {
-      const sent = await d.outbox.send(accountId, {
-        key: `migrated~${attempt}`,
-        to,
-        subject: 'Your account now lives in Partner Center',
-        text: `Your Cloud Partner Portal account ${accountId} has moved. Manage it in Partner Center: ${partnerCenterUrl}`,
-      });
-      return { sent };
+      const account = await d.cpp.getAccount(accountId);
+      const mail = migratedMail(account?.language ?? 'en', accountId, partnerCenterUrl);
+      const bucket = `account~${accountId}`;
+      const { queued } = await d.outbox.queue(bucket, [
+        { id: `migrated~${attempt}`, mail: { to: [to], ...mail } },
+      ]);
+      await d.outbox.drain({ bucket, limit: 10 });
+      return { sent: queued === 1 };
     },
 
     async recordStatus({ status, audit }) {
       await d.store.save(status, audit);
+      await d.subjects.record(
+        'migration',
+        status.accountId,
+        migrationSummary(status),
+        status.status === 'completed',
+      );
       return null;
     },
 

@@ -72,7 +72,7 @@ function accountIdOf(req: HttpRequest): string {
 }
 
 /** Every route's frame: the caller, the error mapping, and a log line without bodies (they may hold secrets). */
-async function run(
+export async function run(
   req: HttpRequest,
   ctx: InvocationContext,
   work: (caller: Caller) => Promise<HttpResponseInit>,
@@ -88,7 +88,7 @@ async function run(
 }
 
 /** The account id, checked and authorised (owners only; 403 alike for missing and foreign accounts). */
-async function ownedAccount(req: HttpRequest, caller: Caller): Promise<string> {
+export async function ownedAccount(req: HttpRequest, caller: Caller): Promise<string> {
   const accountId = accountIdOf(req);
   requireOwner(caller, caller.isAdmin ? [] : await services().owners(accountId));
   return accountId;

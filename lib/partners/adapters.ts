@@ -75,7 +75,26 @@ export interface CppAccount {
   readOnly: boolean;
   partnerCenterUrl?: string;
   workEmailHint?: string;
+  language?: 'en' | 'nl';
   counts: { users: number; offers: number };
+}
+
+/** One account of CPP's account listing: what reminders need to know of every publisher (R-DUE-2). */
+export interface CppAccountSummary {
+  id: string;
+  displayName: string;
+  migrated: boolean;
+  language?: 'en' | 'nl';
+  owners: string[];
+  /** CPP's change counter: a listing `since` it holds only what changed afterwards. */
+  version: number;
+}
+
+export interface CppAccountPage {
+  items: CppAccountSummary[];
+  /** The listing's version when answered: the next refresh asks `since` it. */
+  version: number;
+  continuationToken?: string;
 }
 
 export interface CppSource {
@@ -83,6 +102,8 @@ export interface CppSource {
   getDocument(accountId: string, category: DocumentCategory): Promise<unknown>;
   listUsers(accountId: string): Promise<UserRecord[]>;
   listOffers(accountId: string): Promise<OfferRecord[]>;
+  /** A page of the accounts changed after `since` (0: all), oldest change first. */
+  listAccounts(since: number, continuationToken?: string): Promise<CppAccountPage>;
   /** R-COPY-3: CPP becomes read-only for the account, and shows it as migrated. */
   switchOver(accountId: string, partnerCenterUrl: string, requestId: string): Promise<void>;
   /** R-COPY-4: back-sync writes, allowed on a read-only account. */
@@ -212,6 +233,10 @@ export function createPartnerAdapters(
     },
     listUsers: (accountId) => allPages<UserRecord>(cpp, `cpp/accounts/${enc(accountId)}/users`),
     listOffers: (accountId) => allPages<OfferRecord>(cpp, `cpp/accounts/${enc(accountId)}/offers`),
+    async listAccounts(since, continuationToken) {
+      const q = `since=${since}&top=1000${continuationToken ? `&continuationToken=${encodeURIComponent(continuationToken)}` : ''}`;
+      return (await cpp.request<CppAccountPage>(`cpp/accounts?${q}`)).body;
+    },
     async switchOver(accountId, partnerCenterUrl, requestId) {
       await cpp.request(`cpp/accounts/${enc(accountId)}/switch-over`, {
         method: 'POST',

@@ -25,7 +25,11 @@ export interface E2E {
 }
 
 /** A fresh world (own tables) and a fresh app (own task hub and tables) per test file. */
-export async function startE2E(name: string, extraEnv: Record<string, string> = {}): Promise<E2E> {
+export async function startE2E(
+  name: string,
+  extraEnv: Record<string, string> = {},
+  hostArgs: string[] = [],
+): Promise<E2E> {
   const storage = inject('storage');
   const world = await loadWorld(`${projectRoot}/sandbox/worlds/demo.json`);
   const suffix = `${name}${Date.now().toString(36)}`.replace(/[^A-Za-z0-9]/g, '');
@@ -39,7 +43,10 @@ export async function startE2E(name: string, extraEnv: Record<string, string> = 
     CPP_RETIREMENT_DATE: '2099-12-31T23:59:59Z',
     ...extraEnv,
   };
-  const app = Object.assign(await spawnDevhost(projectRoot, { env }), { env });
+  const app = Object.assign(
+    await spawnDevhost(projectRoot, { env, args: ['--port', '0', ...hostArgs] }),
+    { env },
+  );
   const e2e: E2E = {
     sandbox,
     app,

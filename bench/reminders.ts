@@ -1,0 +1,225 @@
+// bench:reminders — one offset-day reminder sweep over a generated world of 100,000 CPP accounts of which
+// 10,000 are unfinished: wall time, storage requests (app and host, counted at a proxy in front of Azurite's
+// table port), mail in the sandbox's sink; and, for comparison, a full scan of every account. Last line JSON.
+import { createServer, request, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { connectionStringFor, startAzurite } from '../devhost/azurite.js';
+import { startHost } from '../devhost/host.js';
+import { createReminderActivities } from '../functions/activities/reminders.js';
+import { loadConfig, reminderSchedule } from '../lib/config.js';
+import { createPartnerAdapters } from '../lib/partners/adapters.js';
+import { TableMigrationStore } from '../lib/store/migrations.js';
+import { TableSubjectIndex } from '../lib/store/subjects.js';
+import type { Outbox } from '../lib/notify/outbox.js';
+import { appSettingsFor } from '../sandbox/cli.js';
+import { startSandbox } from '../sandbox/server.js';
+import { validateWorld, type World } from '../sandbox/world.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const ACCOUNTS = Number(process.env.BENCH_ACCOUNTS ?? 100_000);
+const UNFINISHED = Number(process.env.BENCH_UNFINISHED ?? 10_000);
+
+function countingProxy(
+  target: number,
+): Promise<{ server: Server; port: number; count: () => number }> {
+  let count = 0;
+  const server = createServer((req, res) => {
+    count++;
+    const up = request(
+      { host: '127.0.0.1', port: target, method: req.method, path: req.url, headers: req.headers },
+      (r) => {
+        res.writeHead(r.statusCode ?? 502, r.headers);
+        r.pipe(res);
+      },
+    );
+    up.on('error', () => res.destroy());
+    req.pipe(up);
+  });
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () =>
+      resolve({ server, port: (server.address() as AddressInfo).port, count: () => count }),
+    ),
+  );
+}
+
+/** `n` small accounts; every (n / unfinished)-th one has not migrated. Half the unfinished read Dutch. */
+function generatedWorld(n: number, unfinished: number): World {
+  const tenantId = '6513270e-269e-4d37-b2a7-4de452e6b438';
+  const every = Math.max(1, Math.floor(n / unfinished));
+  const cppAccounts = Array.from({ length: n }, (_, i) => {
+    const open = i % every === 0 && i / every < unfinished;
+    return {
+      id: `acc-${i}`,
+      displayName: `Publisher ${i}`,
+      signIn: 'work' as const,
+      tenantId,
+      mpnId: null,
+      migrated: !open,
+      ...(open && i % 2 ? { language: 'nl' as const } : {}),
+      users: [{ email: `owner${i}@contoso.com`, role: 'owner' as const }],
+      publishingAgreement: { version: '2019-06' },
+      companyProfile: { legalName: `Publisher ${i}` },
+      payoutProfile: { currency: 'EUR' },
+      offers: [],
+    };
+  });
+  return validateWorld({
+    $schema: 'sandbox-world/v1',
+    name: `reminders${n}`,
+    consumerTenantId: '9188040d-6c67-4c5b-b112-36a304b66dad',
+    consumerDomains: ['outlook.com'],
+    tenants: [{ id: tenantId, displayName: 'Contoso Ltd', domains: ['contoso.com'] }],
+    mpn: [],
+    cppAccounts,
+    admins: ['admin@contoso.com'],
+  });
+}
+
+async function main(): Promise<void> {
+  const azurite = await startAzurite();
+  const proxy = await countingProxy(azurite.tablePort);
+  let t = performance.now();
+  const world = generatedWorld(ACCOUNTS, UNFINISHED);
+  const sandbox = await startSandbox({
+    world,
+    port: 0,
+    storage: azurite.connectionString,
+    table: 'BenchRemindersSandbox',
+  });
+  // An offset day today: the deadline 7 days ahead in UTC, reminders due from midnight.
+  const today = new Date();
+  const deadline = new Date(
+    Date.UTC(today.getUTCFullYear(), today.getUTCMonth(), today.getUTCDate() + 7, 23, 59, 59),
+  );
+  const storage = connectionStringFor('127.0.0.1', {
+    blob: azurite.blobPort,
+    queue: azurite.queuePort,
+    table: proxy.port,
+  });
+  Object.assign(process.env, {
+    AzureWebJobsStorage: storage,
+    ...appSettingsFor(sandbox.url),
+    MIGRATION_DEADLINE: deadline.toISOString(),
+    MIGRATION_TIME_ZONE: 'UTC',
+    REMINDER_LOCAL_HOUR: '0',
+    REMINDER_OFFSETS_DAYS: '30,14,7,3,1',
+    // No timer fires during the run: the sweep is started by the admin route.
+    REMINDER_SCHEDULE: '0 0 0 1 1 *',
+    OUTBOX_SCHEDULE: '0 0 0 1 1 *',
+  });
+  const host = await startHost({ scriptRoot: root, port: 0, logSink: { write() {} } });
+  console.info = () => {};
+  try {
+    console.log(
+      `bench:reminders — node ${process.version}; ${ACCOUNTS} CPP accounts, ${UNFINISHED} unfinished; world ready in ${((performance.now() - t) / 1000).toFixed(2)} s`,
+    );
+    // The subject index is built once from CPP's listing (the first sweep would do it); not the measure.
+    const cfg = loadConfig(process.env);
+    const partners = createPartnerAdapters(
+      { entra: sandbox.url, graph: sandbox.url, partnerCenter: sandbox.url, cpp: sandbox.url },
+      {},
+    );
+    const unusedOutbox = {} as Outbox;
+    const subjects = new TableSubjectIndex(storage, 'Subjects');
+    t = performance.now();
+    const built = await createReminderActivities({
+      subjects,
+      outbox: unusedOutbox,
+      cpp: partners.cpp,
+      schedule: reminderSchedule(cfg),
+      portalUrl: cfg.PORTAL_URL,
+    }).refreshSubjects({});
+    console.log(
+      `subject index built from the CPP listing: ${built.changed} accounts read in ${((performance.now() - t) / 1000).toFixed(2)} s`,
+    );
+
+    const admin = (
+      (await (
+        await fetch(`${sandbox.url}/dev/token`, {
+          method: 'POST',
+          body: JSON.stringify({ email: 'admin@contoso.com' }),
+        })
+      ).json()) as { access_token: string }
+    ).access_token;
+    // What one status poll costs in storage requests, so that the waiting is not counted as the sweep's.
+    const statusOf = async (id: string): Promise<string | undefined> => {
+      const r = await fetch(`${host.baseUrl}/runtime/webhooks/durabletask/instances/${id}`);
+      return r.status === 200
+        ? ((await r.json()) as { runtimeStatus: string }).runtimeStatus
+        : undefined;
+    };
+    let c = proxy.count();
+    await statusOf('no-such-instance');
+    const perPoll = proxy.count() - c;
+
+    const before = proxy.count();
+    let polls = 0;
+    t = performance.now();
+    const run = (await (
+      await fetch(`${host.baseUrl}/api/admin/reminders/run`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${admin}` },
+      })
+    ).json()) as { instanceId: string };
+    let status: string | undefined;
+    do {
+      await new Promise((r) => setTimeout(r, 200));
+      polls++;
+      status = await statusOf(run.instanceId);
+    } while (status !== 'Completed' && status !== 'Failed');
+    const sweepSeconds = (performance.now() - t) / 1000;
+    const storageRequests = proxy.count() - before - polls * perPoll;
+    const output = (await (
+      await fetch(`${host.baseUrl}/runtime/webhooks/durabletask/instances/${run.instanceId}`)
+    ).json()) as { output: Record<string, unknown> };
+    const mails = ((await (await fetch(`${sandbox.url}/dev/stats`)).json()) as { mail: number })
+      .mail;
+    console.log(
+      `offset-day sweep: ${sweepSeconds.toFixed(2)} s (${status}), ${storageRequests} storage requests, ${mails} mails in the sink; ${JSON.stringify(output.output)}`,
+    );
+
+    // For comparison: what a sweep without the index would do, every account read and its status looked up.
+    const store = new TableMigrationStore(storage, 'BenchScanMigrations');
+    await store.init();
+    c = proxy.count();
+    t = performance.now();
+    let token: string | undefined;
+    let scanned = 0;
+    let open = 0;
+    do {
+      const page = await partners.cpp.listAccounts(0, token);
+      const statuses = await Promise.all(page.items.map((a) => store.get(a.id)));
+      scanned += page.items.length;
+      open += page.items.filter(
+        (a, i) => !a.migrated && statuses[i]?.status !== 'completed',
+      ).length;
+      token = page.continuationToken;
+    } while (token);
+    const fullScanSeconds = (performance.now() - t) / 1000;
+    console.log(
+      `full scan: ${scanned} accounts read, ${open} unfinished, in ${fullScanSeconds.toFixed(2)} s with ${proxy.count() - c} storage requests`,
+    );
+    console.log(
+      JSON.stringify({
+        accounts: ACCOUNTS,
+        due: UNFINISHED,
+        sweepSeconds: Number(sweepSeconds.toFixed(2)),
+        storageRequests,
+        mails,
+        fullScanSeconds: Number(fullScanSeconds.toFixed(2)),
+      }),
+    );
+  } finally {
+    await host.close();
+    await sandbox.close();
+    proxy.server.close();
+    await azurite.stop();
+  }
+}
+
+main().catch((e: unknown) => {
+  console.error(e);
+  process.exit(1);
+});

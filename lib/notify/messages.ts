@@ -1,0 +1,158 @@
+// Owner mail, in the account's language (English, Dutch): what is left and by when (R-DUE-3), and the
+// personal link after the move (R-COPY-5). Built from status summaries only: never payout data.
+
+export type Language = 'en' | 'nl';
+
+/** What a reminder knows of a subject: its state, kept current in the subject index on every change. */
+export interface SubjectSummary {
+  /** `not-started`, or a migration status (api.md Status.status). */
+  status: string;
+  /** The step waiting for the owner or running, when there is one. */
+  step?: string;
+  /** The owner-fixable error the migration waits on. */
+  errorCode?: string;
+}
+
+export interface ReminderFacts {
+  language: Language;
+  accountId: string;
+  displayName: string;
+  summary: SubjectSummary;
+  /** Local days to the deadline; negative or zero for the overdue notice. */
+  daysLeft: number;
+  overdue: boolean;
+  /** The deadline as the owner reads it, in its zone. */
+  deadlineText: string;
+  portalUrl: string;
+}
+
+export interface MailText {
+  subject: string;
+  text: string;
+}
+
+const WAITING_ON_OWNER: Record<Language, Record<string, string>> = {
+  en: {
+    'not-started':
+      'You have not started the migration yet. Open the banner on your publisher profile and choose "Migrate".',
+    'awaiting-work-email': 'The migration is waiting for your work e-mail address.',
+    'awaiting-mpn': 'The migration is waiting for your Microsoft Partner Network (MPN) ID.',
+    failed: 'The last migration attempt failed. Open the portal to see why and start it again.',
+    cancelled:
+      'The migration was cancelled. Start it again from the banner on your publisher profile.',
+    running: 'The migration is running; nothing is needed from you right now.',
+  },
+  nl: {
+    'not-started':
+      'U bent nog niet met de migratie begonnen. Open de banner op uw uitgeversprofiel en kies "Migreren".',
+    'awaiting-work-email': 'De migratie wacht op uw zakelijke e-mailadres.',
+    'awaiting-mpn': 'De migratie wacht op uw Microsoft Partner Network-id (MPN-id).',
+    failed:
+      'De laatste migratiepoging is mislukt. Open de portal om te zien waarom en start haar opnieuw.',
+    cancelled:
+      'De migratie is geannuleerd. Start haar opnieuw via de banner op uw uitgeversprofiel.',
+    running: 'De migratie loopt; u hoeft nu niets te doen.',
+  },
+};
+
+const ERROR_HINTS: Record<Language, Record<string, string>> = {
+  en: {
+    'personal-email-not-allowed': 'A personal address was refused: give a work e-mail address.',
+    'tenant-not-found': 'The domain of the address you gave is not a known work tenant.',
+    'tenant-mismatch': 'The address you gave belongs to another tenant than the expected one.',
+    'mpn-required': 'Enroll in the Microsoft Partner Network and give the MPN ID.',
+    'mpn-not-found': 'The MPN ID you gave does not exist.',
+    'mpn-certificate-invalid': 'The MPN certificate is not valid.',
+    'mpn-tenant-mismatch': 'The MPN ID is registered in another tenant.',
+  },
+  nl: {
+    'personal-email-not-allowed':
+      'Een persoonlijk adres is geweigerd: geef een zakelijk e-mailadres op.',
+    'tenant-not-found': 'Het domein van het opgegeven adres is geen bekende zakelijke tenant.',
+    'tenant-mismatch': 'Het opgegeven adres hoort bij een andere tenant dan de verwachte.',
+    'mpn-required': 'Meld u aan bij het Microsoft Partner Network en geef de MPN-id op.',
+    'mpn-not-found': 'De opgegeven MPN-id bestaat niet.',
+    'mpn-certificate-invalid': 'Het MPN-certificaat is niet geldig.',
+    'mpn-tenant-mismatch': 'De MPN-id is geregistreerd in een andere tenant.',
+  },
+};
+
+/** The one sentence that says what is left for this account. */
+export function whatIsLeft(language: Language, summary: SubjectSummary): string {
+  const texts = WAITING_ON_OWNER[language];
+  const main = texts[summary.status] ?? texts.running!;
+  const hint = summary.errorCode ? ERROR_HINTS[language][summary.errorCode] : undefined;
+  return hint ? `${main} ${hint}` : main;
+}
+
+/** A reminder before the deadline, or the one overdue notice after it (R-DUE-2, R-DUE-3). */
+export function reminderMail(f: ReminderFacts): MailText {
+  const link = `${f.portalUrl.replace(/\/$/, '')}/publishers/${encodeURIComponent(f.accountId)}/migration`;
+  const left = whatIsLeft(f.language, f.summary);
+  if (f.language === 'nl') {
+    const when = f.overdue
+      ? `De deadline van ${f.deadlineText} is verstreken.`
+      : f.daysLeft === 1
+        ? `Nog 1 dag tot de deadline van ${f.deadlineText}.`
+        : `Nog ${f.daysLeft} dagen tot de deadline van ${f.deadlineText}.`;
+    return {
+      subject: f.overdue
+        ? `Deadline verstreken: migreer ${f.displayName} naar Partner Center`
+        : `Nog ${f.daysLeft} ${f.daysLeft === 1 ? 'dag' : 'dagen'}: migreer ${f.displayName} naar Partner Center`,
+      text: `${when}\n\nAccount ${f.displayName} (${f.accountId}): ${left}\n\nGa verder in de portal: ${link}\n`,
+    };
+  }
+  const when = f.overdue
+    ? `The deadline of ${f.deadlineText} has passed.`
+    : `${f.daysLeft} ${f.daysLeft === 1 ? 'day' : 'days'} left until the deadline of ${f.deadlineText}.`;
+  return {
+    subject: f.overdue
+      ? `Deadline passed: migrate ${f.displayName} to Partner Center`
+      : `${f.daysLeft} ${f.daysLeft === 1 ? 'day' : 'days'} left: migrate ${f.displayName} to Partner Center`,
+    text: `${when}\n\nAccount ${f.displayName} (${f.accountId}): ${left}\n\nContinue in the portal: ${link}\n`,
+  };
+}
+
+/** R-COPY-5: the personal link to the new Partner Center account. */
+export function migratedMail(
+  language: Language,
+  accountId: string,
+  partnerCenterUrl: string,
+): MailText {
+  if (language === 'nl')
+    return {
+      subject: 'Uw account staat nu in Partner Center',
+      text: `Uw Cloud Partner Portal-account ${accountId} is verhuisd. Beheer het vanaf nu in Partner Center via uw persoonlijke link: ${partnerCenterUrl}\n`,
+    };
+  return {
+    subject: 'Your account now lives in Partner Center',
+    text: `Your Cloud Partner Portal account ${accountId} has moved. Manage it in Partner Center from now on with your personal link: ${partnerCenterUrl}\n`,
+  };
+}
+
+/** The deadline as people read it: local date and time with the zone's name. */
+export function deadlineText(deadline: string, timeZone: string, language: Language): string {
+  return (
+    new Intl.DateTimeFormat(language === 'nl' ? 'nl-NL' : 'en-US', {
+      timeZone,
+      dateStyle: 'long',
+      timeStyle: 'short',
+    }).format(new Date(deadline)) + ` (${timeZone})`
+  );
+}
+
+/** The subject summary of a migration status: its state, the step in play, the error it waits on. */
+export function migrationSummary(status: {
+  status: string;
+  steps: { name: string; state: string }[];
+  error?: { code: string } | undefined;
+}): SubjectSummary {
+  const step =
+    status.steps.find((s) => s.state === 'waiting') ??
+    status.steps.find((s) => s.state === 'running');
+  return {
+    status: status.status,
+    ...(step ? { step: step.name } : {}),
+    ...(status.error ? { errorCode: status.error.code } : {}),
+  };
+}
