@@ -1,7 +1,10 @@
 // bench:reminders — one offset-day reminder sweep over a generated world of 100,000 CPP accounts of which
 // 10,000 are unfinished: wall time, storage requests (app and host, counted at a proxy in front of Azurite's
 // table port), mail in the sandbox's sink; and, for comparison, a full scan of every account. Last line JSON.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFile, rm } from 'node:fs/promises';
 import { createServer, request, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,7 +17,6 @@ import { TableMigrationStore } from '../lib/store/migrations.js';
 import { TableSubjectIndex } from '../lib/store/subjects.js';
 import type { Outbox } from '../lib/notify/outbox.js';
 import { appSettingsFor } from '../sandbox/cli.js';
-import { startSandbox } from '../sandbox/server.js';
 import { validateWorld, type World } from '../sandbox/world.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -77,17 +79,45 @@ function generatedWorld(n: number, unfinished: number): World {
   });
 }
 
+/** `node dist/sandbox/cli.js --world FILE --port 0` in a child process; resolves with its URL. */
+function sandboxProcess(
+  worldFile: string,
+  storage: string,
+): Promise<{ url: string; child: ChildProcess; close(): Promise<void> }> {
+  const child = spawn(
+    process.execPath,
+    [path.join(root, 'dist', 'sandbox', 'cli.js'), '--world', worldFile, '--port', '0'],
+    { env: { ...process.env, AzureWebJobsStorage: storage }, stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  return new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /Sandbox listening on (\S+)/.exec(out);
+      if (m)
+        resolve({
+          url: m[1]!,
+          child,
+          close: () =>
+            new Promise((done) => {
+              child.once('exit', () => done());
+              child.kill();
+            }),
+        });
+    });
+    child.once('exit', (code) => reject(new Error(`the sandbox exited (${code}): ${out}`)));
+  });
+}
+
 async function main(): Promise<void> {
   const azurite = await startAzurite();
   const proxy = await countingProxy(azurite.tablePort);
   let t = performance.now();
   const world = generatedWorld(ACCOUNTS, UNFINISHED);
-  const sandbox = await startSandbox({
-    world,
-    port: 0,
-    storage: azurite.connectionString,
-    table: 'BenchRemindersSandbox',
-  });
+  // The sandbox stands in for remote services (CPP, the mail service): its own process, as they would be.
+  const worldFile = path.join(tmpdir(), `bench-reminders-${process.pid}.json`);
+  await writeFile(worldFile, JSON.stringify(world));
+  const sandbox = await sandboxProcess(worldFile, azurite.connectionString);
   // An offset day today: the deadline 7 days ahead in UTC, reminders due from midnight.
   const today = new Date();
   const deadline = new Date(
@@ -172,15 +202,37 @@ async function main(): Promise<void> {
     const sweepSeconds = (performance.now() - t) / 1000;
     const storageRequests = proxy.count() - before - polls * perPoll;
     const output = (await (
-      await fetch(`${host.baseUrl}/runtime/webhooks/durabletask/instances/${run.instanceId}`)
-    ).json()) as { output: Record<string, unknown> };
+      await fetch(
+        `${host.baseUrl}/runtime/webhooks/durabletask/instances/${run.instanceId}?showHistory=true`,
+      )
+    ).json()) as {
+      output: Record<string, unknown>;
+      historyEvents?: {
+        EventType: string;
+        FunctionName?: string;
+        Timestamp: string;
+        ScheduledTime?: string;
+      }[];
+    };
+    // Where the time went: from the history, the span of each activity name.
+    const spans = new Map<string, { from: number; to: number }>();
+    for (const ev of output.historyEvents ?? []) {
+      if (ev.EventType !== 'TaskCompleted' || !ev.FunctionName) continue;
+      const to = Date.parse(ev.Timestamp);
+      const from = Date.parse(ev.ScheduledTime ?? ev.Timestamp);
+      const span = spans.get(ev.FunctionName) ?? { from, to };
+      spans.set(ev.FunctionName, { from: Math.min(span.from, from), to: Math.max(span.to, to) });
+    }
+    console.log(
+      `phases: ${[...spans].map(([name, sp]) => `${name} ${((sp.to - sp.from) / 1000).toFixed(2)} s`).join(', ')}`,
+    );
     const mails = ((await (await fetch(`${sandbox.url}/dev/stats`)).json()) as { mail: number })
       .mail;
     console.log(
       `offset-day sweep: ${sweepSeconds.toFixed(2)} s (${status}), ${storageRequests} storage requests, ${mails} mails in the sink; ${JSON.stringify(output.output)}`,
     );
 
-    // For comparison: what a sweep without the index would do, every account read and its status looked up.
+    // For comparison, the sweep without the index: every CPP account listed, every migration status read.
     const store = new TableMigrationStore(storage, 'BenchScanMigrations');
     await store.init();
     c = proxy.count();
@@ -188,18 +240,22 @@ async function main(): Promise<void> {
     let token: string | undefined;
     let scanned = 0;
     let open = 0;
+    const completed = new Set<string>();
+    let statusToken: string | undefined;
+    do {
+      const page = await store.list('completed', statusToken);
+      for (const m of page.items) completed.add(m.accountId);
+      statusToken = page.continuationToken;
+    } while (statusToken);
     do {
       const page = await partners.cpp.listAccounts(0, token);
-      const statuses = await Promise.all(page.items.map((a) => store.get(a.id)));
       scanned += page.items.length;
-      open += page.items.filter(
-        (a, i) => !a.migrated && statuses[i]?.status !== 'completed',
-      ).length;
+      open += page.items.filter((a) => !a.migrated && !completed.has(a.id)).length;
       token = page.continuationToken;
     } while (token);
     const fullScanSeconds = (performance.now() - t) / 1000;
     console.log(
-      `full scan: ${scanned} accounts read, ${open} unfinished, in ${fullScanSeconds.toFixed(2)} s with ${proxy.count() - c} storage requests`,
+      `full scan: ${scanned} accounts read, ${open} unfinished, in ${fullScanSeconds.toFixed(2)} s (${proxy.count() - c} storage requests; no mail sent)`,
     );
     console.log(
       JSON.stringify({
@@ -214,6 +270,7 @@ async function main(): Promise<void> {
   } finally {
     await host.close();
     await sandbox.close();
+    await rm(worldFile, { force: true });
     proxy.server.close();
     await azurite.stop();
   }

@@ -130,15 +130,20 @@ export function migratedMail(
   };
 }
 
+const deadlineFormats = new Map<string, Intl.DateTimeFormat>();
 /** The deadline as people read it: local date and time with the zone's name. */
 export function deadlineText(deadline: string, timeZone: string, language: Language): string {
-  return (
-    new Intl.DateTimeFormat(language === 'nl' ? 'nl-NL' : 'en-US', {
+  const k = `${timeZone}|${language}`;
+  let f = deadlineFormats.get(k);
+  if (!f) {
+    f = new Intl.DateTimeFormat(language === 'nl' ? 'nl-NL' : 'en-US', {
       timeZone,
       dateStyle: 'long',
       timeStyle: 'short',
-    }).format(new Date(deadline)) + ` (${timeZone})`
-  );
+    });
+    deadlineFormats.set(k, f);
+  }
+  return `${f.format(new Date(deadline))} (${timeZone})`;
 }
 
 /** The subject summary of a migration status: its state, the step in play, the error it waits on. */

@@ -51,7 +51,7 @@ export interface Outbox {
 
 const PENDING = 'pending';
 const ENTRIES_PER_BATCH = 50; // two rows each: a transaction holds at most 100
-const SEND_CONCURRENCY = 16;
+const SEND_CONCURRENCY = 48;
 
 /** Backoff after the n-th failure: 5 s, 30 s, 2 min, 10 min, then hourly. */
 export function backoffSeconds(failures: number): number {
