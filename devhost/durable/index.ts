@@ -140,5 +140,5 @@ async function internalListener(
     },
   );
   const listening = await listenOn(server, 0, '127.0.0.1');
-  return { server, close: listening.close, port: listening.port };
+  return { server, close: () => listening.close(), port: listening.port };
 }
