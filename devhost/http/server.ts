@@ -143,9 +143,33 @@ export function sendJson(
   res.end(text);
 }
 
+/** How long a connection refused with 413 stays half-open, so that the client reads the reply. */
+const LINGER_MS = 2000;
+
+/**
+ * After a 413 the rest of the body stays unread: the reply says `Connection: close`, the host sends its
+ * FIN once the reply is out and stops reading, and drops the connection after LINGER_MS. Dropping it at
+ * once (Node's default) resets it while the client is still sending, and the client may lose the reply.
+ */
+function leaveBodyUnread(req: IncomingMessage): void {
+  // Marks the body as being consumed, so that Node does not read and discard the rest after the reply.
+  req.pause();
+  req.read(0);
+  const socket = req.socket;
+  Object.assign(socket, {
+    destroySoon(): void {
+      socket.end();
+      setTimeout(() => socket.destroy(), LINGER_MS).unref();
+    },
+  });
+}
+
 export function sendError(res: ServerResponse, err: HttpError): void {
-  // After a 413 the rest of the body is left unread: the connection cannot carry another request.
-  const close: Record<string, string> = err.status === 413 ? { connection: 'close' } : {};
+  const close: Record<string, string> = {};
+  if (err.status === 413) {
+    close.connection = 'close';
+    leaveBodyUnread(res.req);
+  }
   sendJson(res, err.status, { error: { code: err.code, message: err.message } }, close);
 }
 
