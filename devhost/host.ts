@@ -279,6 +279,7 @@ export async function startHost(opts: HostStartOptions): Promise<RunningHost> {
   });
   const listening = await listen(front, opts.port ?? settings.port ?? 7071, opts.hostname);
   const port = listening.port;
+  front.loopbackOnly = listening.addresses.every(isLoopback);
   const baseUrl = `http://localhost:${port}`;
   const ctx: HostContext = {
     scriptRoot: root,

@@ -148,6 +148,40 @@ describe('the Durable HTTP API', () => {
     expect(started.status).toBe(202);
   });
 
+  it('without keys, refuses the Durable and admin routes to other web pages and rebound names', async () => {
+    const terminate = `${open.url}/runtime/webhooks/durabletask/instances/web-victim/terminate`;
+    await fetch(`${open.url}/api/start/approval/web-victim`, { method: 'POST' });
+    // A form or fetch POST from another site carries its Origin.
+    const fromPage = await fetch(terminate, {
+      method: 'POST',
+      headers: { origin: 'http://evil.example', 'content-type': 'text/plain' },
+    });
+    expect(fromPage.status).toBe(403);
+    const clock = await fetch(`${open.url}/admin/devhost/clock`, {
+      method: 'POST',
+      headers: { origin: 'http://evil.example' },
+      body: '{"advanceBy":"P1D"}',
+    });
+    expect(clock.status).toBe(403);
+    // DNS rebinding: the browser sends the attacker's name as Host.
+    const rebound = await rawRequest(
+      open.port,
+      `GET /runtime/webhooks/durabletask/instances/web-victim HTTP/1.1\r\nHost: evil.example:${open.port}\r\nConnection: close\r\n\r\n`,
+    );
+    expect(rebound.status).toBe(403);
+    const status = await fetch(`${open.url}/runtime/webhooks/durabletask/instances/web-victim`);
+    expect(((await status.json()) as { runtimeStatus: string }).runtimeStatus).not.toBe(
+      'Terminated',
+    );
+    // Tools (no Origin) and the app's own routes are unaffected.
+    expect((await fetch(terminate, { method: 'POST' })).status).toBe(202);
+    const app = await rawRequest(
+      open.port,
+      `POST /api/start/chain/rebound-app HTTP/1.1\r\nHost: evil.example\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`,
+    );
+    expect(app.status).toBe(202);
+  });
+
   it('with --enable-auth, opens every Durable route only to the system key or the master key', async () => {
     const at = (path: string, key?: string, init?: RequestInit): Promise<Response> =>
       fetch(`${secured.url}/runtime/webhooks/durabletask/${path}`, {

@@ -22,6 +22,12 @@ export interface HttpLimits {
   requestTimeoutMs: number;
 }
 
+/** Routes the host serves itself rather than the app. */
+const HOST_ROUTES = /^\/(admin|runtime\/webhooks)(\/|$)/i;
+
+/** Names of this machine's loopback interface, as a browser would put them in Host. */
+const LOCAL_NAME = /^(localhost|(.+\.)?localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
+
 /** Host header: a DNS name or IPv4 address, or a bracketed IPv6 address, then an optional port. */
 const HOST_HEADER = /^(?:[a-z0-9_~-]+(?:\.[a-z0-9_~-]+)*\.?|\[[0-9a-f:.]+\])(?::(\d{1,5}))?$/i;
 
@@ -252,6 +258,8 @@ export class HttpFront {
   #open!: () => void;
   /** Requests wait until the host has finished starting (extensions registered). */
   readonly #ready = new Promise<void>((resolve) => (this.#open = resolve));
+  /** set once listening: true when only this machine can connect (then Host must name it too) */
+  loopbackOnly = true;
 
   constructor(private readonly opts: HttpServerOptions) {
     const { headersTimeoutMs, requestTimeoutMs } = opts.limits;
@@ -299,6 +307,7 @@ export class HttpFront {
       res.writeHead(204).end();
       return;
     }
+    if (HOST_ROUTES.test(url.pathname)) this.#refuseWebPages(req, url);
     for (const ext of this.opts.extensions) if (await ext(req, res, url)) return;
 
     const path = url.pathname.replace(/^\/+/, '');
@@ -322,6 +331,21 @@ export class HttpFront {
     } finally {
       this.#inFlight--;
     }
+  }
+
+  /**
+   * The host's own routes (admin, Durable webhooks) take no key without --enable-auth, so a web page
+   * must not drive them through the browser: a request from another origin (a form or fetch POST
+   * carries `Origin`) is refused unless CORS allows that origin, and on loopback a Host that does not
+   * name this machine (DNS rebinding) is refused.
+   */
+  #refuseWebPages(req: IncomingMessage, url: URL): void {
+    const origin = req.headers.origin;
+    const allowed = (this.opts.cors ?? '').split(',').map((o) => o.trim());
+    if (origin && origin !== url.origin && !allowed.includes('*') && !allowed.includes(origin))
+      throw new HttpError(403, 'cross-origin', 'The host routes do not answer other web pages.');
+    if (this.loopbackOnly && !LOCAL_NAME.test(url.hostname))
+      throw new HttpError(403, 'host-not-local', 'The host routes answer only local host names.');
   }
 
   #cors(req: IncomingMessage, res: ServerResponse, cors: string): void {
