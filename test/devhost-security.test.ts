@@ -279,6 +279,15 @@ describe('request bodies', () => {
     expect(invoked()).toBe(false);
   });
 
+  it('passes a small body that arrives together with its headers', async () => {
+    const reply = await rawRequest(
+      host.port,
+      'POST /api/bodies/text HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello',
+    );
+    expect(reply.status).toBe(200);
+    expect(reply.text).toMatch(/\r\n\r\nHELLO$/);
+  });
+
   it('still passes a body within the limit to the app', async () => {
     const res = await fetch(`${host.url}/api/bodies/text`, {
       method: 'POST',

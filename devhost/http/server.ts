@@ -100,7 +100,7 @@ export function readBody(req: IncomingMessage, limit = MAX_REQUEST_BODY): Promis
   const tooLarge = (): HttpError =>
     new HttpError(413, 'payload-too-large', `The request body exceeds ${max} bytes.`);
   if (Number(req.headers['content-length'] ?? 0) > max) return Promise.reject(tooLarge());
-  if (req.complete) return Promise.resolve(Buffer.alloc(0));
+  if (req.readableEnded) return Promise.resolve(Buffer.alloc(0));
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
