@@ -5,6 +5,7 @@ import type { RegisteredFunction } from './core.js';
 import { triggerOf } from './http/router.js';
 import {
   HttpError,
+  keyMatches,
   presentedKey,
   readJsonBody,
   sendJson,
@@ -53,7 +54,7 @@ export function adminRoutes(deps: AdminDeps): ExtensionHandler {
   return async (req, res, url) => {
     if (!/^\/admin(\/|$)/i.test(url.pathname)) return false;
     // Admin routes need the master key when keys are enforced, as on Azure.
-    if (deps.keys && presentedKey(req, url) !== deps.keys.master) {
+    if (deps.keys && !keyMatches(presentedKey(req, url), deps.keys.master)) {
       throw new HttpError(
         401,
         'unauthorized',

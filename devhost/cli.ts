@@ -1,15 +1,16 @@
-// `npm run devhost -- --script-root DIR --port N [--virtual-clock[=ISO]] [--enable-auth]`
+// `npm run devhost -- --script-root DIR --port N [--host H] [--virtual-clock[=ISO]] [--enable-auth]`
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { startHost, type RunningHost } from './host.js';
 import { StartupError } from './settings.js';
 
 const USAGE =
-  'usage: devhost [--script-root DIR] [--port N] [--virtual-clock[=ISO-DATE]] [--enable-auth] [--hostname H]';
+  'usage: devhost [--script-root DIR] [--port N] [--host ADDRESS] [--virtual-clock[=ISO-DATE]] [--enable-auth]';
 
 export interface CliOptions {
   scriptRoot: string;
   port: number | undefined;
+  /** --host (alias --hostname): where to listen; default localhost (127.0.0.1 and ::1) */
   hostname: string | undefined;
   virtualClock: boolean | Date;
   enableAuth: boolean;
@@ -24,6 +25,7 @@ export function parseCli(argv: string[], cwd = process.cwd()): CliOptions {
       options: {
         'script-root': { type: 'string' },
         port: { type: 'string', short: 'p' },
+        host: { type: 'string' },
         hostname: { type: 'string' },
         'virtual-clock': { type: 'string' },
         'enable-auth': { type: 'boolean' },
@@ -56,7 +58,7 @@ export function parseCli(argv: string[], cwd = process.cwd()): CliOptions {
   return {
     scriptRoot: path.resolve(cwd, values['script-root'] ?? '.'),
     port,
-    hostname: values.hostname,
+    hostname: values.host ?? values.hostname,
     virtualClock,
     enableAuth: values['enable-auth'] ?? false,
   };

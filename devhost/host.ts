@@ -1,19 +1,20 @@
 // Starts a v4 app in this process: settings, entry points, hooks, HTTP front, timers.
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { adminRoutes } from './admin.js';
 import { startDurable, type DurableExtension } from './durable/index.js';
 import { RealClock, VirtualClock, type Clock } from './clock.js';
 import { CoreState, installCoreModule, type RegisteredFunction } from './core.js';
 import { Router, triggerOf } from './http/router.js';
-import { HttpFront, type AuthKeys, type ExtensionHandler } from './http/server.js';
+import { isLoopback, listenOn, LOOPBACK, type Listening } from './http/listen.js';
+import { HttpFront, type AuthKeys, type ExtensionHandler, type HttpLimits } from './http/server.js';
 import { Invoker } from './invoke.js';
 import { loadEntryPoints } from './loader.js';
 import { consoleSink, HostLogger, type LogSink } from './logger.js';
 import {
   applySettings,
+  httpLimits,
   loadHostJson,
   loadLocalSettings,
   StartupError,
@@ -31,6 +32,7 @@ export interface HostStartOptions {
   scriptRoot: string;
   /** default: local.settings.json Host.LocalHttpPort, else 7071; 0 picks a free port */
   port?: number;
+  /** where to listen: default `localhost` (127.0.0.1 and ::1); `0.0.0.0` or `::` for every interface */
   hostname?: string;
   /** true: a virtual clock starting now; a Date: starting then */
   virtualClock?: boolean | Date;
@@ -51,6 +53,9 @@ export interface HostContext {
   clock: Clock;
   storageConnection: string | undefined;
   baseUrl: string;
+  /** the keys enforced under --enable-auth */
+  keys: AuthKeys | undefined;
+  limits: HttpLimits;
 }
 
 export interface RunningHost extends HostContext {
@@ -105,9 +110,19 @@ function hostIdFor(root: string, env: NodeJS.ProcessEnv): string {
   return `${base}-${createHash('sha256').update(path.resolve(root)).digest('hex').slice(0, 10)}`;
 }
 
+/** The system key's name, as the real host names the Durable extension's webhook key. */
+export const DURABLE_SYSTEM_KEY = 'durabletask_extension';
+
+interface KeysFile {
+  master?: string;
+  function?: string;
+  systemKeys?: Record<string, string>;
+}
+
 /**
- * Keys for --enable-auth: DEVHOST_MASTER_KEY and DEVHOST_FUNCTION_KEY from the environment, else
- * generated once and kept in <script-root>/.devhost/keys.json (never printed: keys are secrets).
+ * Keys for --enable-auth: DEVHOST_MASTER_KEY, DEVHOST_FUNCTION_KEY and DEVHOST_DURABLETASK_EXTENSION_KEY
+ * from the environment, else generated once and kept in <script-root>/.devhost/keys.json (never
+ * printed: keys are secrets).
  */
 async function loadKeys(
   root: string,
@@ -115,41 +130,52 @@ async function loadKeys(
   logger: HostLogger,
 ): Promise<AuthKeys> {
   const file = path.join(root, '.devhost', 'keys.json');
-  let saved: Partial<AuthKeys> = {};
+  let saved: KeysFile = {};
   try {
-    saved = JSON.parse(await readFile(file, 'utf8')) as Partial<AuthKeys>;
+    saved = JSON.parse(await readFile(file, 'utf8')) as KeysFile;
   } catch {
     /* none yet */
   }
+  const fresh = (): string => randomBytes(32).toString('base64url');
   const keys: AuthKeys = {
-    master: env.DEVHOST_MASTER_KEY || saved.master || randomBytes(32).toString('base64url'),
-    function: env.DEVHOST_FUNCTION_KEY || saved.function || randomBytes(32).toString('base64url'),
+    master: env.DEVHOST_MASTER_KEY || saved.master || fresh(),
+    function: env.DEVHOST_FUNCTION_KEY || saved.function || fresh(),
+    durableTask:
+      env.DEVHOST_DURABLETASK_EXTENSION_KEY || saved.systemKeys?.[DURABLE_SYSTEM_KEY] || fresh(),
   };
-  if (!env.DEVHOST_MASTER_KEY || !env.DEVHOST_FUNCTION_KEY) {
+  if (
+    !env.DEVHOST_MASTER_KEY ||
+    !env.DEVHOST_FUNCTION_KEY ||
+    !env.DEVHOST_DURABLETASK_EXTENSION_KEY
+  ) {
+    const out: KeysFile = {
+      master: keys.master,
+      function: keys.function,
+      systemKeys: { [DURABLE_SYSTEM_KEY]: keys.durableTask },
+    };
     await mkdir(path.dirname(file), { recursive: true });
-    await writeFile(file, JSON.stringify(keys, null, 2), { mode: 0o600 });
+    await writeFile(file, JSON.stringify(out, null, 2), { mode: 0o600 });
     logger.info('Host.Startup', `Function keys are enforced; the keys are in ${file}.`);
   }
   return keys;
 }
 
-function listen(front: HttpFront, port: number, hostname: string | undefined): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const onError = (e: NodeJS.ErrnoException): void => {
-      reject(
-        e.code === 'EADDRINUSE'
-          ? new StartupError(
-              `Port ${port} is unavailable. Close the process using that port, or specify another port using --port.`,
-            )
-          : new StartupError(`Cannot listen on port ${port}: ${e.message}`),
-      );
-    };
-    front.server.once('error', onError);
-    front.server.listen(port, hostname, () => {
-      front.server.off('error', onError);
-      resolve((front.server.address() as AddressInfo).port);
-    });
-  });
+async function listen(
+  front: HttpFront,
+  port: number,
+  hostname: string | undefined,
+): Promise<Listening> {
+  try {
+    return await listenOn(front.server, port, hostname ?? LOOPBACK);
+  } catch (e) {
+    throw (e as NodeJS.ErrnoException).code === 'EADDRINUSE'
+      ? new StartupError(
+          `Port ${port} is unavailable. Close the process using that port, or specify another port using --port.`,
+        )
+      : new StartupError(
+          `Cannot listen on ${hostname ?? LOOPBACK}:${port}: ${(e as Error).message}`,
+        );
+  }
 }
 
 export async function startHost(opts: HostStartOptions): Promise<RunningHost> {
@@ -237,6 +263,7 @@ export async function startHost(opts: HostStartOptions): Promise<RunningHost> {
   const timers = new TimerService(functions.values(), clock, invoker, logger, env, store, zone);
 
   const keys = opts.enableAuth ? await loadKeys(root, env, logger) : undefined;
+  const limits = httpLimits(env);
   const router = new Router(functions.values(), options.routePrefix);
   const extensions: ExtensionHandler[] = [];
   const front = new HttpFront({
@@ -248,8 +275,11 @@ export async function startHost(opts: HostStartOptions): Promise<RunningHost> {
     cors: settings.cors,
     keys,
     extensions,
+    limits,
   });
-  const port = await listen(front, opts.port ?? settings.port ?? 7071, opts.hostname);
+  const listening = await listen(front, opts.port ?? settings.port ?? 7071, opts.hostname);
+  const port = listening.port;
+  front.loopbackOnly = listening.addresses.every(isLoopback);
   const baseUrl = `http://localhost:${port}`;
   const ctx: HostContext = {
     scriptRoot: root,
@@ -261,14 +291,16 @@ export async function startHost(opts: HostStartOptions): Promise<RunningHost> {
     clock,
     storageConnection,
     baseUrl,
+    keys,
+    limits,
   };
   extensions.push(adminRoutes({ functions, invoker, timers, clock, keys }));
   if (opts.extensions) extensions.push(...opts.extensions(ctx));
   let durable: DurableExtension | undefined;
   try {
-    durable = await startDurable(ctx, keys);
+    durable = await startDurable(ctx);
   } catch (e) {
-    front.server.close();
+    await listening.close();
     throw e;
   }
   if (durable) extensions.push(durable.routes);
@@ -276,6 +308,13 @@ export async function startHost(opts: HostStartOptions): Promise<RunningHost> {
   await timers.start();
   front.open();
   printFunctions(logger, router, functions, baseUrl);
+  if (!listening.addresses.every(isLoopback)) {
+    logger.log(
+      'Host.Startup',
+      'warning',
+      `Listening on ${listening.addresses.join(', ')}: other machines can reach this host${keys ? '' : ' and, without --enable-auth, its admin and Durable routes'}.`,
+    );
+  }
 
   let closed = false;
   return {
@@ -289,7 +328,7 @@ export async function startHost(opts: HostStartOptions): Promise<RunningHost> {
       timers.stop();
       await durable?.close();
       front.server.closeIdleConnections();
-      await new Promise<void>((resolve) => front.server.close(() => resolve()));
+      await listening.close();
       await timers.idle();
       await core
         .runHooks('appTerminate', { hookData: {}, appHookData: core.appHookData })

@@ -2,6 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
+import { MAX_REQUEST_BODY, type HttpLimits } from './http/server.js';
 
 /** A startup problem the CLI reports in one line, with a non-zero exit. */
 export class StartupError extends Error {}
@@ -198,4 +199,41 @@ export function applySettings(values: Record<string, string>, env: NodeJS.Proces
     else env[key] = value;
   }
   return skipped;
+}
+
+/** The local host's HTTP limits (the real host's body limit; Node's timeouts, tightened). */
+export const DEFAULT_HTTP_LIMITS: HttpLimits = {
+  maxRequestBodySize: MAX_REQUEST_BODY,
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 120_000,
+};
+
+/**
+ * The HTTP limits from the environment (local.settings.json `Values` included):
+ * `FUNCTIONS_REQUEST_BODY_SIZE_LIMIT` (bytes, the real host's setting), `DEVHOST_HEADERS_TIMEOUT` and
+ * `DEVHOST_REQUEST_TIMEOUT` (seconds).
+ */
+export function httpLimits(env: NodeJS.ProcessEnv): HttpLimits {
+  const read = (name: string, fallback: number, scale: number): number => {
+    const text = env[name]?.trim();
+    if (!text) return fallback;
+    const n = Number(text);
+    if (!/^\d+(\.\d+)?$/.test(text) || !(n > 0) || (scale === 1 && !Number.isInteger(n)))
+      throw new StartupError(
+        `${name} must be a positive ${scale === 1 ? 'whole number of bytes' : 'number of seconds'}, not "${text}"`,
+      );
+    return Math.round(n * scale);
+  };
+  const limits: HttpLimits = {
+    maxRequestBodySize: read(
+      'FUNCTIONS_REQUEST_BODY_SIZE_LIMIT',
+      DEFAULT_HTTP_LIMITS.maxRequestBodySize,
+      1,
+    ),
+    headersTimeoutMs: read('DEVHOST_HEADERS_TIMEOUT', DEFAULT_HTTP_LIMITS.headersTimeoutMs, 1000),
+    requestTimeoutMs: read('DEVHOST_REQUEST_TIMEOUT', DEFAULT_HTTP_LIMITS.requestTimeoutMs, 1000),
+  };
+  if (limits.headersTimeoutMs > limits.requestTimeoutMs)
+    throw new StartupError('DEVHOST_HEADERS_TIMEOUT must not exceed DEVHOST_REQUEST_TIMEOUT');
+  return limits;
 }

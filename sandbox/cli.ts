@@ -1,4 +1,4 @@
-// `node dist/sandbox/cli.js [--world FILE] [--port N]`: the sandbox on its own.
+// `node dist/sandbox/cli.js [--world FILE] [--port N] [--host H] [--allow-remote-dev]`: the sandbox alone.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -22,14 +22,22 @@ export function appSettingsFor(sandboxUrl: string): Record<string, string> {
   };
 }
 
-/** Starts the sandbox from the command line and the environment (SANDBOX_WORLD, SANDBOX_PORT, AzureWebJobsStorage). */
+/**
+ * Starts the sandbox from the command line and the environment (SANDBOX_WORLD, SANDBOX_PORT,
+ * SANDBOX_HOST, SANDBOX_ALLOW_REMOTE_DEV, AzureWebJobsStorage).
+ */
 export async function runSandbox(
   argv: string[],
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<RunningSandbox> {
   const { values } = parseArgs({
     args: argv,
-    options: { world: { type: 'string' }, port: { type: 'string' } },
+    options: {
+      world: { type: 'string' },
+      port: { type: 'string' },
+      host: { type: 'string' },
+      'allow-remote-dev': { type: 'boolean' },
+    },
     strict: true,
   });
   const file = path.resolve(values.world ?? env.SANDBOX_WORLD ?? DEFAULT_WORLD);
@@ -41,9 +49,19 @@ export async function runSandbox(
     throw new WorldError(
       'AzureWebJobsStorage is not set: the sandbox keeps its world in Table storage.',
     );
+  const host = values.host ?? (env.SANDBOX_HOST || undefined);
+  const allowRemoteDev =
+    values['allow-remote-dev'] ?? /^(true|1)$/i.test(env.SANDBOX_ALLOW_REMOTE_DEV ?? '');
   const world = await loadWorld(file);
   try {
-    return await startSandbox({ world, port, storage, log: (l) => process.stdout.write(`${l}\n`) });
+    return await startSandbox({
+      world,
+      port,
+      storage,
+      ...(host ? { host } : {}),
+      allowRemoteDev,
+      log: (l) => process.stdout.write(`${l}\n`),
+    });
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'EADDRINUSE')
       throw new WorldError(`Port ${port} is unavailable: set SANDBOX_PORT or --port.`);

@@ -2,16 +2,23 @@
 // loaded from a world file, its changes kept in Table storage, with a token issuer and fault injection.
 import { createHash, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { TableClient, type TransactionAction } from '@azure/data-tables';
 import { exportJWK, generateKeyPair, importJWK, SignJWT, type JWK } from 'jose';
 import { z } from 'zod';
+import { isLoopback, listenOn, LOOPBACK } from '../devhost/http/listen.js';
 import { createMailService, SANDBOX_MAIL_KEY } from './mail.js';
 import type { World, WorldAccount } from './world.js';
 
 export interface SandboxOptions {
   world: World;
   port: number;
+  /** where to listen: default `localhost` (127.0.0.1 and ::1); `0.0.0.0` for every interface */
+  host?: string;
+  /**
+   * `/dev/token` and the other `/dev/` controls (not `/dev/jwks`) answer callers on this machine only,
+   * unless this is set: they mint tokens for anyone and reset the world.
+   */
+  allowRemoteDev?: boolean;
   storage: string;
   publicUrl?: string;
   log?: (line: string) => void;
@@ -883,6 +890,16 @@ export async function startSandbox(opts: SandboxOptions): Promise<RunningSandbox
     };
     (async () => {
       if (url.pathname.startsWith('/dev/')) {
+        // A local-only door: it mints a token for any e-mail (see allowRemoteDev).
+        if (
+          url.pathname !== '/dev/jwks' &&
+          !opts.allowRemoteDev &&
+          !isLoopback(req.socket.remoteAddress)
+        )
+          return send(403, {
+            error: 'forbidden',
+            error_description: 'The /dev/ routes answer local callers only.',
+          });
         const r = await dev(req, url);
         return send(r.status, r.body);
       }
@@ -903,19 +920,18 @@ export async function startSandbox(opts: SandboxOptions): Promise<RunningSandbox
       }
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port, () => resolve());
-  });
-  const port = (server.address() as AddressInfo).port;
+  const listening = await listenOn(server, opts.port, opts.host ?? LOOPBACK);
+  const port = listening.port;
   publicUrl ||= `http://localhost:${port}`;
+  log(
+    `Sandbox: /dev/token mints a token for any e-mail: local development only (${opts.allowRemoteDev ? 'open to every caller' : 'callers on this machine only'}); listening on ${listening.addresses.join(', ')}.`,
+  );
   return {
     url: `http://localhost:${port}`,
     port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close: () => {
+      server.closeAllConnections();
+      return listening.close();
+    },
   };
 }

@@ -37,6 +37,7 @@ async function main(): Promise<void> {
     const host = await startHost({
       scriptRoot: opts.scriptRoot,
       ...(opts.port !== undefined ? { port: opts.port } : {}),
+      ...(opts.hostname ? { hostname: opts.hostname } : {}),
       virtualClock: opts.virtualClock,
       enableAuth: opts.enableAuth,
     });

@@ -114,11 +114,13 @@ describe('a walk from 35 days before the deadline to 2 days after (America/Los_A
       await sweepDone(e, sweepId(day));
       // The timer re-arms once its run has returned: move the clock on only then (as real time would).
       fired++;
-      await until('the timer run to return', async () =>
-        (e.app.output().match(/Executed 'Functions\.deadlineReminders' \(Succeeded/g) ?? [])
-          .length >= fired
-          ? true
-          : undefined,
+      await until('the timer run to return', () =>
+        Promise.resolve(
+          (e.app.output().match(/Executed 'Functions\.deadlineReminders' \(Succeeded/g) ?? [])
+            .length >= fired
+            ? true
+            : undefined,
+        ),
       );
       if (day === '2019-10-02') {
         // Contoso finishes between its 14- and 7-day reminders.

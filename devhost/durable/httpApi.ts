@@ -2,6 +2,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
   HttpError,
+  keyMatches,
   presentedKey,
   readBody,
   sendJson,
@@ -16,8 +17,11 @@ import {
 } from './types.js';
 
 const WEBHOOK_PREFIX = '/runtime/webhooks/durabletask/';
-/** The client's rpcBaseUrl: the same API, for the app's own calls (no key, as the extension's local listener). */
-const RPC_PREFIX = '/durabletask/';
+/**
+ * The client's rpcBaseUrl: the same API for the app's own calls, served only by the internal listener
+ * on 127.0.0.1 (no key, as the extension's LocalHttpListener), never on the public port.
+ */
+export const RPC_PREFIX = '/durabletask/';
 const RUNNING: ReadonlySet<RuntimeStatus> = new Set([
   'Running',
   'Pending',
@@ -39,8 +43,10 @@ export interface ClientPayloadOptions {
   baseUrl: string;
   hubName: string;
   connectionName?: string;
-  /** the key added as `code=` to the webhook URLs (only when keys are enforced) */
+  /** the key added as `code=` to the webhook URLs (only when keys are enforced): the system key */
   code?: string;
+  /** where the internal listener answers, e.g. `http://127.0.0.1:30123` */
+  rpcOrigin: string;
 }
 
 /** The durableClient binding value, as the extension's BindingHelper builds it (§9.1). */
@@ -58,7 +64,7 @@ export function clientPayload(o: ClientPayloadOptions): Record<string, unknown> 
     managementUrls: managementUrls(instance, common, 'INSTANCEID'),
     baseUrl: webhooks,
     requiredQueryStringParameters: o.code ? `code=${encodeURIComponent(o.code)}` : '',
-    rpcBaseUrl: `${o.baseUrl}${RPC_PREFIX}`,
+    rpcBaseUrl: `${o.rpcOrigin}${RPC_PREFIX}`,
   };
 }
 
@@ -121,27 +127,36 @@ async function jsonBody(req: IncomingMessage): Promise<unknown> {
   }
 }
 
+export interface DurableApiOptions {
+  baseUrl: () => string;
+  /** under --enable-auth: the master key and the extension's system key open the webhooks */
+  keys: { master: string; durableTask: string } | undefined;
+  /** true: the internal listener's `/durabletask/…` (no key); false: the public webhooks */
+  internal: boolean;
+}
+
 /**
- * Serves `/runtime/webhooks/durabletask/…` (needs the master key under --enable-auth) and the client's
- * `/durabletask/…` rpc base with the routes of HttpApiHandler.
+ * Serves the routes of HttpApiHandler: on the public port under `/runtime/webhooks/durabletask/…`
+ * (the master or the `durabletask_extension` system key under --enable-auth, as on Azure), on the
+ * internal listener under `/durabletask/…`.
  */
 export function durableHttpApi(
   engine: DurableEngineApi,
-  opts: { baseUrl: () => string; keys: { master: string } | undefined },
+  opts: DurableApiOptions,
 ): ExtensionHandler {
+  const prefix = opts.internal ? RPC_PREFIX : WEBHOOK_PREFIX;
   return async (req, res, url) => {
-    const lower = url.pathname.toLowerCase();
-    const prefix = lower.startsWith(WEBHOOK_PREFIX)
-      ? WEBHOOK_PREFIX
-      : lower.startsWith(RPC_PREFIX)
-        ? RPC_PREFIX
-        : undefined;
-    if (!prefix) return false;
-    if (prefix === WEBHOOK_PREFIX && opts.keys && presentedKey(req, url) !== opts.keys.master) {
+    if (!url.pathname.toLowerCase().startsWith(prefix)) return false;
+    const keys = opts.keys;
+    if (
+      !opts.internal &&
+      keys &&
+      !keyMatches(presentedKey(req, url), keys.master, keys.durableTask)
+    ) {
       throw new HttpError(
         401,
         'unauthorized',
-        'The Durable HTTP API needs the master key (x-functions-key or ?code=).',
+        'The Durable HTTP API needs the system key or the master key (x-functions-key or ?code=).',
       );
     }
     const hub = url.searchParams.get('taskHub');
@@ -184,7 +199,7 @@ function links(
 
 async function route(
   engine: DurableEngineApi,
-  opts: { baseUrl: () => string; keys: { master: string } | undefined },
+  opts: DurableApiOptions,
   req: IncomingMessage,
   res: ServerResponse,
   url: URL,
@@ -200,7 +215,7 @@ async function route(
     if (method !== 'POST') return notAllowed();
     const input = await jsonBody(req);
     const id = await engine.start(a, b || undefined, input);
-    const mgmt = links(opts.baseUrl(), engine.hubName, id, opts.keys?.master);
+    const mgmt = links(opts.baseUrl(), engine.hubName, id, opts.keys?.durableTask);
     const timeout = q.get('timeout');
     if (timeout && engine.waitFor) {
       const status = await engine.waitFor(id, TERMINAL_STATUSES, Number(timeout) * 1000);

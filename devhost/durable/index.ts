@@ -1,6 +1,16 @@
 // Wires the Durable engine into the host: storage, the engine, the Durable HTTP API and the client binding.
+import { createServer, type Server } from 'node:http';
 import type { HostContext } from '../host.js';
-import type { ExtensionHandler } from '../http/server.js';
+import { listenOn } from '../http/listen.js';
+import {
+  HttpError,
+  limitBody,
+  requestUrl,
+  sendError,
+  sendJson,
+  type ExtensionHandler,
+  type HttpLimits,
+} from '../http/server.js';
 import { StartupError } from '../settings.js';
 import { DurableEngine } from './engine.js';
 import { clientPayload, durableHttpApi } from './httpApi.js';
@@ -19,10 +29,8 @@ const HUB_NAME = /^[A-Za-z][A-Za-z0-9]{2,44}$/;
  * Starts the Durable extension when the app has Durable functions or clients; undefined otherwise.
  * Defaults follow the extension: hub `TestHubName`, 10 activities and 10 orchestrations per core.
  */
-export async function startDurable(
-  ctx: HostContext,
-  keys: { master: string } | undefined,
-): Promise<DurableExtension | undefined> {
+export async function startDurable(ctx: HostContext): Promise<DurableExtension | undefined> {
+  const keys = ctx.keys;
   const fns = [...ctx.functions.values()];
   const usesDurable = fns.some((f) =>
     Object.values(f.metadata.bindings).some((b) =>
@@ -66,19 +74,71 @@ export async function startDurable(
       `Cannot open the task hub '${hubName}' in AzureWebJobsStorage (${(e as Error).message.split('\n')[0]}); is Azurite running?`,
     );
   }
+  const apiKeys = keys ? { master: keys.master, durableTask: keys.durableTask } : undefined;
+  const baseUrl = (): string => ctx.baseUrl;
+  let internal: { server: Server; close(): Promise<void>; port: number };
+  try {
+    internal = await internalListener(
+      durableHttpApi(engine, { baseUrl, keys: apiKeys, internal: true }),
+      ctx.limits,
+    );
+  } catch (e) {
+    await engine.stop();
+    throw new StartupError(
+      `Cannot open the Durable client's local listener: ${(e as Error).message}`,
+    );
+  }
   // The client rewrites management URLs to localhost:7071 unless WEBSITE_HOSTNAME names the host (§9.1).
   process.env.WEBSITE_HOSTNAME ??= new URL(ctx.baseUrl).host;
+  // The webhook URLs carry the system key, as on Azure, so createCheckStatusResponse links work as given.
   const payload = JSON.stringify(
-    clientPayload({ baseUrl: ctx.baseUrl, hubName, ...(keys ? { code: keys.master } : {}) }),
+    clientPayload({
+      baseUrl: ctx.baseUrl,
+      hubName,
+      rpcOrigin: `http://127.0.0.1:${internal.port}`,
+      ...(keys ? { code: keys.durableTask } : {}),
+    }),
   );
   ctx.invoker.addInputProvider('durableClient', () => ({ string: payload }));
   ctx.invoker.addInputProvider('orchestrationClient', () => ({ string: payload }));
   return {
     engine,
-    routes: durableHttpApi(engine, {
-      baseUrl: () => ctx.baseUrl,
-      keys: keys ? { master: keys.master } : undefined,
-    }),
-    close: () => engine.stop(),
+    routes: durableHttpApi(engine, { baseUrl, keys: apiKeys, internal: false }),
+    close: async () => {
+      internal.server.closeIdleConnections();
+      await engine.stop();
+      internal.server.closeAllConnections();
+      await internal.close();
+    },
   };
+}
+
+/**
+ * The client's listener (the extension's LocalHttpListener): 127.0.0.1 only, whatever the public
+ * port listens on, on a free port, serving `/durabletask/…` and nothing else.
+ */
+async function internalListener(
+  handler: ExtensionHandler,
+  limits: HttpLimits,
+): Promise<{ server: Server; close(): Promise<void>; port: number }> {
+  const server = createServer(
+    {
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      connectionsCheckingInterval: Math.min(1000, limits.headersTimeoutMs),
+    },
+    (req, res) => {
+      limitBody(req, limits.maxRequestBodySize);
+      (async () => {
+        if (!(await handler(req, res, requestUrl(req))))
+          sendJson(res, 404, { Message: `No Durable route ${req.method} ${req.url}.` });
+      })().catch((e: unknown) => {
+        if (res.headersSent) res.destroy();
+        else if (e instanceof HttpError) sendError(res, e);
+        else sendJson(res, 500, { Message: 'Something went wrong while processing your request' });
+      });
+    },
+  );
+  const listening = await listenOn(server, 0, '127.0.0.1');
+  return { server, close: () => listening.close(), port: listening.port };
 }

@@ -1,12 +1,35 @@
 // The host's HTTP front: admin and extension routes first, then the app's HTTP triggers.
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Invoker } from '../invoke.js';
 import type { HostLogger } from '../logger.js';
 import type { RpcHttpCookie, RpcHttpData, RpcTypedData } from '../rpcTypes.js';
 import type { HttpRoute, Router } from './router.js';
 
-/** Requests larger than this are refused with 413, as the real host's Kestrel limit does. */
+/**
+ * Requests larger than this are refused with 413: the real host's default (104,857,600 bytes), which
+ * `FUNCTIONS_REQUEST_BODY_SIZE_LIMIT` changes there and here.
+ */
 export const MAX_REQUEST_BODY = 100 * 1024 * 1024;
+
+/** How much a client may send and how slowly (see HttpLimits in settings.ts for the defaults). */
+export interface HttpLimits {
+  /** bytes; a larger body is refused with 413 while it is read, before anything sees it */
+  maxRequestBodySize: number;
+  /** the request line and headers must arrive within this (slowloris) */
+  headersTimeoutMs: number;
+  /** the whole request, body included, must arrive within this */
+  requestTimeoutMs: number;
+}
+
+/** Routes the host serves itself rather than the app. */
+const HOST_ROUTES = /^\/(admin|runtime\/webhooks)(\/|$)/i;
+
+/** Names of this machine's loopback interface, as a browser would put them in Host. */
+const LOCAL_NAME = /^(localhost|(.+\.)?localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
+
+/** Host header: a DNS name or IPv4 address, or a bracketed IPv6 address, then an optional port. */
+const HOST_HEADER = /^(?:[a-z0-9_~-]+(?:\.[a-z0-9_~-]+)*\.?|\[[0-9a-f:.]+\])(?::(\d{1,5}))?$/i;
 
 export class HttpError extends Error {
   constructor(
@@ -29,6 +52,21 @@ export interface AuthKeys {
   master: string;
   /** function-level keys accepted by every function (the host's default key) */
   function: string;
+  /**
+   * The Durable extension's system key, named `durabletask_extension` as the real host names an
+   * extension's webhook key (`<extension>_extension`); it opens `/runtime/webhooks/durabletask/…` only.
+   */
+  durableTask: string;
+}
+
+/** Compares a presented key with the expected ones in constant time (per key). */
+export function keyMatches(presented: string | undefined, ...expected: string[]): boolean {
+  if (presented === undefined) return false;
+  const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
+  const got = digest(presented);
+  let ok = false;
+  for (const key of expected) ok = timingSafeEqual(got, digest(key)) || ok;
+  return ok;
 }
 
 export interface HttpServerOptions {
@@ -41,21 +79,59 @@ export interface HttpServerOptions {
   /** set under --enable-auth: keys are then checked as the real host does */
   keys: AuthKeys | undefined;
   extensions: ExtensionHandler[];
+  limits: HttpLimits;
 }
 
-export async function readBody(req: IncomingMessage, limit = MAX_REQUEST_BODY): Promise<Buffer> {
-  const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > limit)
-    throw new HttpError(413, 'payload-too-large', `The request body exceeds ${limit} bytes.`);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit)
-      throw new HttpError(413, 'payload-too-large', `The request body exceeds ${limit} bytes.`);
-    chunks.push(chunk);
-  }
-  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+/** The body limit of the server a request came to (set by the server), else the real host's default. */
+const bodyLimits = new WeakMap<IncomingMessage, number>();
+
+/** Caps every body read from `req` at `limit` bytes (for servers other than HttpFront). */
+export function limitBody(req: IncomingMessage, limit: number): void {
+  bodyLimits.set(req, limit);
+}
+
+/**
+ * Reads a request body of at most `limit` bytes (never more than the server's own limit). A body that
+ * declares or turns out to be larger is refused with 413 at once: reading stops (the rest is never
+ * read), and the 413 closes the connection.
+ */
+export function readBody(req: IncomingMessage, limit = MAX_REQUEST_BODY): Promise<Buffer> {
+  const max = Math.min(limit, bodyLimits.get(req) ?? MAX_REQUEST_BODY);
+  const tooLarge = (): HttpError =>
+    new HttpError(413, 'payload-too-large', `The request body exceeds ${max} bytes.`);
+  if (Number(req.headers['content-length'] ?? 0) > max) return Promise.reject(tooLarge());
+  if (req.readableEnded) return Promise.resolve(Buffer.alloc(0));
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const stop = (): void => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onClose);
+      req.off('close', onClose);
+    };
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > max) {
+        stop();
+        req.pause();
+        chunks.length = 0;
+        reject(tooLarge());
+      } else chunks.push(chunk);
+    };
+    const onEnd = (): void => {
+      stop();
+      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+    };
+    const onClose = (): void => {
+      stop();
+      reject(new HttpError(400, 'aborted', 'The client went away before sending the whole body.'));
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onClose);
+    req.on('close', onClose);
+  });
 }
 
 export function sendJson(
@@ -73,8 +149,34 @@ export function sendJson(
   res.end(text);
 }
 
+/** How long a connection refused with 413 stays half-open, so that the client reads the reply. */
+const LINGER_MS = 2000;
+
+/**
+ * After a 413 the rest of the body stays unread: the reply says `Connection: close`, the host sends its
+ * FIN once the reply is out and stops reading, and drops the connection after LINGER_MS. Dropping it at
+ * once (Node's default) resets it while the client is still sending, and the client may lose the reply.
+ */
+function leaveBodyUnread(req: IncomingMessage): void {
+  // Marks the body as being consumed, so that Node does not read and discard the rest after the reply.
+  req.pause();
+  req.read(0);
+  const socket = req.socket;
+  Object.assign(socket, {
+    destroySoon(): void {
+      socket.end();
+      setTimeout(() => socket.destroy(), LINGER_MS).unref();
+    },
+  });
+}
+
 export function sendError(res: ServerResponse, err: HttpError): void {
-  sendJson(res, err.status, { error: { code: err.code, message: err.message } });
+  const close: Record<string, string> = {};
+  if (err.status === 413) {
+    close.connection = 'close';
+    leaveBodyUnread(res.req);
+  }
+  sendJson(res, err.status, { error: { code: err.code, message: err.message } }, close);
 }
 
 /** Reads a JSON request body for the host's own APIs (empty body = `{}`). */
@@ -92,6 +194,25 @@ export async function readJsonBody(req: IncomingMessage): Promise<unknown> {
 export function presentedKey(req: IncomingMessage, url: URL): string | undefined {
   const header = req.headers['x-functions-key'];
   return (Array.isArray(header) ? header[0] : header) ?? url.searchParams.get('code') ?? undefined;
+}
+
+/**
+ * The request's absolute URL from its Host header and origin-form target. A malformed Host (or one
+ * missing from HTTP/1.1), or a target that is not a path, is 400: neither may reach a handler.
+ */
+export function requestUrl(req: IncomingMessage): URL {
+  const bad = (what: string): HttpError => new HttpError(400, 'bad-request', what);
+  const host = req.headers.host ?? (req.httpVersion === '1.0' ? 'localhost' : '');
+  const port = HOST_HEADER.exec(host)?.[1];
+  if (!HOST_HEADER.test(host) || (port !== undefined && Number(port) > 65535))
+    throw bad('The Host header is missing or malformed.');
+  const target = req.url ?? '';
+  if (!target.startsWith('/')) throw bad('The request target must be a path.');
+  try {
+    return new URL(`http://${host}${target}`);
+  } catch {
+    throw bad('The request target is malformed.');
+  }
 }
 
 function joinHeader(value: string | string[] | undefined): string | undefined {
@@ -137,20 +258,33 @@ export class HttpFront {
   #open!: () => void;
   /** Requests wait until the host has finished starting (extensions registered). */
   readonly #ready = new Promise<void>((resolve) => (this.#open = resolve));
+  /** set once listening: true when only this machine can connect (then Host must name it too) */
+  loopbackOnly = true;
 
   constructor(private readonly opts: HttpServerOptions) {
-    this.server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
-      this.#handle(req, res).catch((e: unknown) => {
-        if (e instanceof HttpError) return this.#safe(res, () => sendError(res, e));
-        this.opts.logger.error(
-          'Host.General',
-          `Unhandled error serving ${req.method} ${req.url}: ${String(e)}`,
-        );
-        this.#safe(res, () =>
-          sendJson(res, 500, { error: { code: 'internal', message: 'Internal host error.' } }),
-        );
-      });
-    });
+    const { headersTimeoutMs, requestTimeoutMs } = opts.limits;
+    this.server = createServer(
+      {
+        keepAliveTimeout: 65_000,
+        headersTimeout: headersTimeoutMs,
+        requestTimeout: requestTimeoutMs,
+        // Node checks the two timeouts above only this often (default 30 s).
+        connectionsCheckingInterval: Math.min(1000, headersTimeoutMs),
+      },
+      (req, res) => {
+        limitBody(req, opts.limits.maxRequestBodySize);
+        this.#handle(req, res).catch((e: unknown) => {
+          if (e instanceof HttpError) return this.#safe(res, () => sendError(res, e));
+          this.opts.logger.error(
+            'Host.General',
+            `Unhandled error serving ${req.method} ${req.url}: ${String(e)}`,
+          );
+          this.#safe(res, () =>
+            sendJson(res, 500, { error: { code: 'internal', message: 'Internal host error.' } }),
+          );
+        });
+      },
+    );
   }
 
   #safe(res: ServerResponse, write: () => void): void {
@@ -167,13 +301,13 @@ export class HttpFront {
     await this.#ready;
     const { customHeaders, cors } = this.opts;
     for (const [k, v] of Object.entries(customHeaders)) res.setHeader(k, v);
-    const host = req.headers.host ?? 'localhost';
-    const url = new URL(req.url ?? '/', `http://${host}`);
+    const url = requestUrl(req);
     if (cors) this.#cors(req, res, cors);
     if (cors && req.method === 'OPTIONS' && req.headers['access-control-request-method']) {
       res.writeHead(204).end();
       return;
     }
+    if (HOST_ROUTES.test(url.pathname)) this.#refuseWebPages(req, url);
     for (const ext of this.opts.extensions) if (await ext(req, res, url)) return;
 
     const path = url.pathname.replace(/^\/+/, '');
@@ -199,6 +333,21 @@ export class HttpFront {
     }
   }
 
+  /**
+   * The host's own routes (admin, Durable webhooks) take no key without --enable-auth, so a web page
+   * must not drive them through the browser: a request from another origin (a form or fetch POST
+   * carries `Origin`) is refused unless CORS allows that origin, and on loopback a Host that does not
+   * name this machine (DNS rebinding) is refused.
+   */
+  #refuseWebPages(req: IncomingMessage, url: URL): void {
+    const origin = req.headers.origin;
+    const allowed = (this.opts.cors ?? '').split(',').map((o) => o.trim());
+    if (origin && origin !== url.origin && !allowed.includes('*') && !allowed.includes(origin))
+      throw new HttpError(403, 'cross-origin', 'The host routes do not answer other web pages.');
+    if (this.loopbackOnly && !LOCAL_NAME.test(url.hostname))
+      throw new HttpError(403, 'host-not-local', 'The host routes answer only local host names.');
+  }
+
   #cors(req: IncomingMessage, res: ServerResponse, cors: string): void {
     const origin = req.headers.origin;
     if (!origin) return;
@@ -222,8 +371,8 @@ export class HttpFront {
     const keys = this.opts.keys;
     if (!keys || route.authLevel === 'anonymous') return true;
     const key = presentedKey(req, url);
-    if (key === keys.master) return true;
-    return route.authLevel === 'function' && key === keys.function;
+    if (keyMatches(key, keys.master)) return true;
+    return route.authLevel === 'function' && keyMatches(key, keys.function);
   }
 
   async #invoke(
@@ -233,7 +382,7 @@ export class HttpFront {
     res: ServerResponse,
     url: URL,
   ): Promise<void> {
-    const body = await readBody(req);
+    const body = await readBody(req, this.opts.limits.maxRequestBodySize);
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(req.headers)) {
       const value = joinHeader(v);
