@@ -2,7 +2,7 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { projectRoot, spawnDevhost, type DevhostProcess } from './support/devhost.js';
+import { projectRoot, runDevhost, spawnDevhost, type DevhostProcess } from './support/devhost.js';
 
 describe('the app on the local host', () => {
   let host: DevhostProcess;
@@ -89,4 +89,16 @@ describe('npm start', () => {
       if (child.exitCode === null) child.kill('SIGKILL');
     }
   }, 60_000);
+});
+
+describe('the app with a bad setting', () => {
+  it('stops at load with one line naming a deadline zone that is not IANA (R-DUE-1)', async () => {
+    const run = runDevhost(projectRoot, {
+      env: { AzureWebJobsStorage: inject('storage'), MIGRATION_TIME_ZONE: 'PST' },
+    });
+    expect(await run.exited).toBe(1);
+    const out = run.output().trim();
+    expect(out).toMatch(/MIGRATION_TIME_ZONE: expected an IANA time zone/);
+    expect(out.split('\n')).toHaveLength(1);
+  });
 });

@@ -162,6 +162,9 @@ describe('a walk from 35 days before the deadline to 2 days after (America/Los_A
     const link = (await mail(e)).find((m) => /now lives in Partner Center/.test(m.subject));
     const status = await e.call('GET', '/api/accounts/cpp-contoso/migration', { token });
     expect(link?.text).toContain(status.body.partnerCenterUrl);
+    // Status replies carry the deadline and the days left (R-DUE-1).
+    expect(status.body).toMatchObject({ deadline: '2019-10-15T23:59:59-07:00' });
+    expect(Number.isInteger(status.body.daysLeft)).toBe(true);
     // The migrated account was never reminded; no mail carries payout data.
     expect(JSON.stringify(await mail(e))).not.toMatch(/iban|accountNumber|taxId/i);
   }, 300_000);

@@ -27,6 +27,7 @@ import {
   ValidationError,
   type Issue,
 } from '../../lib/errors.js';
+import { daysLeft } from '../../lib/domain/reminders.js';
 import { json, toHttpResponse } from '../../lib/http.js';
 import { services } from '../../lib/services.js';
 import { createActivities } from '../activities/migration.js';
@@ -99,6 +100,14 @@ async function currentStatus(accountId: string): Promise<MigrationStatus> {
   if (!status)
     throw new NotFoundError('not-started', 'No migration has been started for this account.');
   return status;
+}
+
+/** A status as the portal gets it: with the deadline and the local days left (R-DUE-1). */
+function withDeadline(
+  status: MigrationStatus,
+): MigrationStatus & { deadline: string; daysLeft: number } {
+  const schedule = services().schedule;
+  return { ...status, deadline: schedule.deadline, daysLeft: daysLeft(schedule, new Date()) };
 }
 
 const statusUrl = (req: HttpRequest, accountId: string): string =>
@@ -194,7 +203,7 @@ export function startMigration(
     const s = services();
     const existing = await s.store.get(accountId);
     if (existing && !RESTARTABLE.has(existing.status))
-      return json(200, existing, { location: statusUrl(req, accountId) });
+      return json(200, withDeadline(existing), { location: statusUrl(req, accountId) });
     const account = await s.cpp.getAccount(accountId);
     if (account?.migrated) {
       throw new ConflictError(
@@ -230,16 +239,18 @@ export function startMigration(
       });
     } catch {
       // Another start won the race for this attempt: answer with what it started.
-      return json(200, await currentStatus(accountId), { location: statusUrl(req, accountId) });
+      return json(200, withDeadline(await currentStatus(accountId)), {
+        location: statusUrl(req, accountId),
+      });
     }
-    return json(202, status, { location: statusUrl(req, accountId) });
+    return json(202, withDeadline(status), { location: statusUrl(req, accountId) });
   });
 }
 
 /** GET /api/accounts/{accountId}/migration */
 export function getMigration(req: HttpRequest, ctx: InvocationContext): Promise<HttpResponseInit> {
   return run(req, ctx, async (caller) =>
-    json(200, await currentStatus(await ownedAccount(req, caller))),
+    json(200, withDeadline(await currentStatus(await ownedAccount(req, caller)))),
   );
 }
 
@@ -287,7 +298,7 @@ async function raise(
       ...('mpnId' in data ? { detail: String(data.mpnId) } : {}),
     },
   ]);
-  return json(202, status, { location: statusUrl(req, accountId) });
+  return json(202, withDeadline(status), { location: statusUrl(req, accountId) });
 }
 
 /** POST /api/accounts/{accountId}/migration/work-email (R-TEN-1) */

@@ -4,6 +4,8 @@ import { z } from 'zod';
 import {
   accountIdSchema,
   adminListSchema,
+  remindersSchema,
+  sweepStartSchema,
   auditSchema,
   bannerSchema,
   errorBodySchema,
@@ -147,6 +149,23 @@ export function buildRegistry(): OpenAPIRegistry {
   route('get', '/api/admin/migrations', 'Every migration, by status (Migration.Admin only).', {
     200: { description: 'A page of statuses.', content: jsonContent(adminListSchema) },
   });
+  route('get', `${account}/reminders`, 'The deadline reminders sent for an account (R-DUE).', {
+    200: {
+      description: 'What was sent, with the deadline and the days left.',
+      content: jsonContent(remindersSchema),
+    },
+  });
+  route(
+    'post',
+    '/api/admin/reminders/run',
+    "Runs the day's reminder sweep now, as the timer would (Migration.Admin only).",
+    {
+      202: {
+        description: 'The sweep of the day: started now, or the one already there.',
+        content: jsonContent(sweepStartSchema),
+      },
+    },
+  );
   return registry;
 }
 

@@ -76,6 +76,9 @@ export const statusSchema = z
     partnerCenterUrl: z.string().optional(),
     createdAt: z.string(),
     updatedAt: z.string(),
+    /** R-DUE-1: the deadline and the whole local days left until it (negative once passed). */
+    deadline: z.string().optional(),
+    daysLeft: z.number().int().optional(),
   })
   .openapi('MigrationStatus');
 
@@ -122,3 +125,30 @@ export const auditSchema = z
 export const adminListSchema = z
   .object({ items: z.array(statusSchema), continuationToken: z.string().optional() })
   .openapi('MigrationList');
+
+export const remindersSchema = z
+  .object({
+    accountId: z.string(),
+    deadline: z.string(),
+    timeZone: z.string(),
+    daysLeft: z.number().int(),
+    items: z.array(
+      z.object({
+        subject: z.enum(['migration', 'd365']),
+        offsetDays: z.number().int(),
+        overdue: z.boolean().optional(),
+        sentAt: z.string(),
+        summary: z.string(),
+      }),
+    ),
+  })
+  .openapi('Reminders');
+
+export const sweepStartSchema = z
+  .object({
+    instanceId: z.string(),
+    day: z.string(),
+    started: z.boolean(),
+    runtimeStatus: z.string().optional(),
+  })
+  .openapi('ReminderSweep');

@@ -38,6 +38,8 @@ export async function startE2E(
     AzureWebJobsStorage: storage,
     AzureFunctionsJobHost__extensions__durableTask__hubName: `Hub${suffix}`.slice(0, 40),
     TABLE_PREFIX: `T${suffix}`.slice(0, 20),
+    // Timer schedule statuses are kept per host id: each test's app is its own host.
+    AzureFunctionsWebHost__hostid: `h${suffix}`.slice(0, 32),
     ...appSettingsFor(sandbox.url),
     BACKSYNC_INTERVAL_SECONDS: '1',
     CPP_RETIREMENT_DATE: '2099-12-31T23:59:59Z',
