@@ -18,7 +18,7 @@ import {
   submitMpn,
   submitWorkEmail,
 } from './http/migrations.js';
-import { health, openApi } from './http/system.js';
+import { health, openApi, unmatchedRoute } from './http/system.js';
 
 app.get('health', { route: 'health', authLevel: 'anonymous', handler: health });
 app.get('openapi', { route: 'openapi.json', authLevel: 'anonymous', handler: openApi });
@@ -68,6 +68,15 @@ app.get('listMigrations', {
   route: 'admin/migrations',
   authLevel: 'anonymous',
   handler: listMigrations,
+});
+
+// The catch-all: any other path or method under /api gets the contract's error envelope. Its name sorts
+// after every other function's, because the host tries routes in function-name order.
+app.http('zzzUnmatchedRoute', {
+  route: '{*rest}',
+  methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'],
+  authLevel: 'anonymous',
+  handler: unmatchedRoute,
 });
 
 df.app.orchestration('accountMigration', accountMigration);

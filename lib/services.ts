@@ -2,17 +2,18 @@
 import { TokenVerifier } from './auth/tokens.js';
 import { config, type Config } from './config.js';
 import { TableOutbox, type Notifier } from './notify/outbox.js';
+import { PermanentPartnerError } from './partners/http.js';
 import {
   createPartnerAdapters,
   type CppSource,
   type PartnerCenter,
   type TenantDirectory,
 } from './partners/adapters.js';
-import { TableMigrationStore, type MigrationStore } from './store/migrations.js';
+import { TableMigrationStore, type MigrationStore, type StatusClaims } from './store/migrations.js';
 
 export interface Services {
   config: Config;
-  store: MigrationStore;
+  store: MigrationStore & StatusClaims;
   tenants: TenantDirectory;
   partnerCenter: PartnerCenter;
   cpp: CppSource;
@@ -23,11 +24,26 @@ export interface Services {
 }
 
 const OWNER_TTL_MS = 30_000;
+const TENANT_TTL_MS = 10 * 60_000;
 let cached: Services | undefined;
 
 export function services(): Services {
   if (cached) return cached;
   const cfg = config();
+  const store = new TableMigrationStore(cfg.AzureWebJobsStorage, `${cfg.TABLE_PREFIX}Migrations`);
+  // R-OPS-3: Partner Center calls are limited per partner tenant: the tenant the migration found for the
+  // account (from its work e-mail), else the one CPP links it to. Only found tenants are remembered.
+  const tenantCache = new Map<string, { at: number; tenantId: string }>();
+  const tenantOf = async (accountId: string): Promise<string | undefined> => {
+    const hit = tenantCache.get(accountId);
+    if (hit && Date.now() - hit.at < TENANT_TTL_MS) return hit.tenantId;
+    const tenantId =
+      (await store.get(accountId))?.tenant?.id ??
+      (await partners.cpp.getAccount(accountId))?.tenantId ??
+      undefined;
+    if (tenantId) tenantCache.set(accountId, { at: Date.now(), tenantId: tenantId.toLowerCase() });
+    return tenantId?.toLowerCase();
+  };
   const partners = createPartnerAdapters(
     {
       entra: cfg.ENTRA_DISCOVERY_URL,
@@ -35,9 +51,8 @@ export function services(): Services {
       partnerCenter: cfg.PARTNER_CENTER_URL,
       cpp: cfg.CPP_URL,
     },
-    { log: (line) => console.warn(`[partners] ${line}`) },
+    { log: (line) => console.warn(`[partners] ${line}`), tenantOf },
   );
-  const store = new TableMigrationStore(cfg.AzureWebJobsStorage, `${cfg.TABLE_PREFIX}Migrations`);
   const ownerCache = new Map<string, { at: number; owners: string[] | undefined }>();
   cached = {
     config: cfg,
@@ -56,12 +71,19 @@ export function services(): Services {
     async owners(accountId) {
       const hit = ownerCache.get(accountId);
       if (hit && Date.now() - hit.at < OWNER_TTL_MS) return hit.owners;
-      const account = await partners.cpp.getAccount(accountId);
-      const owners = account
-        ? (await partners.cpp.listUsers(accountId))
-            .filter((u) => u.role === 'owner')
-            .map((u) => u.email.toLowerCase())
-        : undefined;
+      // A missing account costs what someone else's does (the same two calls, side by side), so the
+      // time of a 403 does not tell whether the account exists.
+      const [account, users] = await Promise.all([
+        partners.cpp.getAccount(accountId),
+        partners.cpp.listUsers(accountId).catch((e: unknown) => {
+          if (e instanceof PermanentPartnerError && e.status === 404) return undefined;
+          throw e;
+        }),
+      ]);
+      const owners =
+        account && users
+          ? users.filter((u) => u.role === 'owner').map((u) => u.email.toLowerCase())
+          : undefined;
       ownerCache.set(accountId, { at: Date.now(), owners });
       return owners;
     },
