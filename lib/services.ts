@@ -2,7 +2,7 @@
 import { TokenVerifier } from './auth/tokens.js';
 import { config, type Config } from './config.js';
 import { TableOutbox, type Notifier } from './notify/outbox.js';
-import { PermanentPartnerError } from './partners/http.js';
+import { PermanentPartnerError, RateLimiter } from './partners/http.js';
 import {
   createPartnerAdapters,
   type CppSource,
@@ -17,6 +17,12 @@ export interface Services {
   tenants: TenantDirectory;
   partnerCenter: PartnerCenter;
   cpp: CppSource;
+  /**
+   * The same services for the HTTP routes: a caller is waiting, so a partner's Retry-After is honoured
+   * in place only up to 10 s (longer is a 503 for the caller) and fewer attempts are made. The adapters
+   * above (for activities) wait up to two minutes. Both share one rate limiter per partner tenant.
+   */
+  interactive: { tenants: TenantDirectory; partnerCenter: PartnerCenter; cpp: CppSource };
   outbox: Notifier;
   verifier: TokenVerifier;
   /** Owners of a CPP account (lower-cased), or undefined when it does not exist; cached briefly. */
@@ -44,20 +50,31 @@ export function services(): Services {
     if (tenantId) tenantCache.set(accountId, { at: Date.now(), tenantId: tenantId.toLowerCase() });
     return tenantId?.toLowerCase();
   };
-  const partners = createPartnerAdapters(
-    {
-      entra: cfg.ENTRA_DISCOVERY_URL,
-      graph: cfg.GRAPH_URL,
-      partnerCenter: cfg.PARTNER_CENTER_URL,
-      cpp: cfg.CPP_URL,
-    },
-    { log: (line) => console.warn(`[partners] ${line}`), tenantOf },
-  );
+  const endpoints = {
+    entra: cfg.ENTRA_DISCOVERY_URL,
+    graph: cfg.GRAPH_URL,
+    partnerCenter: cfg.PARTNER_CENTER_URL,
+    cpp: cfg.CPP_URL,
+  };
+  const common = {
+    log: (line: string) => console.warn(`[partners] ${line}`),
+    tenantOf,
+    limiter: new RateLimiter(200, 50),
+  };
+  const partners = createPartnerAdapters(endpoints, {
+    ...common,
+    retry: { maxRetryAfterMs: 120_000 },
+  });
+  const interactive = createPartnerAdapters(endpoints, {
+    ...common,
+    retry: { maxRetryAfterMs: 10_000, maxAttempts: 3 },
+  });
   const ownerCache = new Map<string, { at: number; owners: string[] | undefined }>();
   cached = {
     config: cfg,
     store,
     ...partners,
+    interactive,
     outbox: new TableOutbox(
       cfg.AzureWebJobsStorage,
       (m) => console.info(`Mail to ${m.to}: ${m.subject}`),
@@ -74,8 +91,8 @@ export function services(): Services {
       // A missing account costs what someone else's does (the same two calls, side by side), so the
       // time of a 403 does not tell whether the account exists.
       const [account, users] = await Promise.all([
-        partners.cpp.getAccount(accountId),
-        partners.cpp.listUsers(accountId).catch((e: unknown) => {
+        interactive.cpp.getAccount(accountId),
+        interactive.cpp.listUsers(accountId).catch((e: unknown) => {
           if (e instanceof PermanentPartnerError && e.status === 404) return undefined;
           throw e;
         }),

@@ -172,7 +172,7 @@ export function banner(req: HttpRequest, ctx: InvocationContext): Promise<HttpRe
         migration,
       });
     }
-    const account = await services().cpp.getAccount(accountId);
+    const account = await services().interactive.cpp.getAccount(accountId);
     if (!account) throw new NotFoundError('account-not-found', 'No such account.');
     if (account.migrated) {
       return json(200, {
@@ -192,10 +192,11 @@ export function preflight(req: HttpRequest, ctx: InvocationContext): Promise<Htt
     const accountId = await ownedAccount(req, caller);
     const body = await parseBody(req, startBodySchema);
     const s = services();
-    const account = await s.cpp.getAccount(accountId);
+    const account = await s.interactive.cpp.getAccount(accountId);
     if (!account) throw accountNotFound();
     const checks = createActivities({
       ...s,
+      ...s.interactive,
       startBackSync: () => Promise.reject(new Error('not in preflight')),
     });
     const blockers: MigrationError[] = [];
@@ -219,7 +220,7 @@ export function preflight(req: HttpRequest, ctx: InvocationContext): Promise<Htt
       // none at all) gets one answer, which names no tenant, partner or certificate state.
       let notYours = false;
       if (mpnId && mpnId !== account.mpnId) {
-        const profile = await s.partnerCenter.getMpnProfile(mpnId, tenantId);
+        const profile = await s.interactive.partnerCenter.getMpnProfile(mpnId, tenantId);
         notYours = profile?.tenantId.toLowerCase() !== tenantId.toLowerCase();
       }
       if (notYours && mpnId) {
@@ -241,7 +242,7 @@ export function preflight(req: HttpRequest, ctx: InvocationContext): Promise<Htt
     // The three documents are read, as the copy will read them; an empty one is nothing to copy.
     // (Their content stays here: only whether each is there leaves this function.)
     const present = async (category: DocumentCategory): Promise<number> => {
-      const doc = await s.cpp.getDocument(accountId, category);
+      const doc = await s.interactive.cpp.getDocument(accountId, category);
       return doc !== null && typeof doc === 'object' && Object.keys(doc).length > 0 ? 1 : 0;
     };
     const [publishingAgreement, companyProfile, payoutProfile] = await Promise.all([
@@ -288,7 +289,7 @@ export function startMigration(
       return duplicate(
         `refused: already-${existing.status.status === 'completed' ? 'completed' : 'running'}`,
       );
-    const account = await s.cpp.getAccount(accountId);
+    const account = await s.interactive.cpp.getAccount(accountId);
     if (!account) throw accountNotFound();
     if (account.migrated) {
       await s.store.audit(accountId, [
