@@ -168,7 +168,7 @@ describe('the audit trail (item 10) and the address replies', () => {
     const audit = await auditOf('cpp-contoso', token);
     const outcomes = (action: string): string[] =>
       audit.filter((i) => i.action === action).map((i) => i.outcome);
-    expect(outcomes('start-requested').sort()).toEqual(['accepted', 'refused: already-running']);
+    expect(outcomes('start-requested').sort()).toEqual(['accepted', 'refused: already-started']);
     expect(outcomes('mpn-id-submitted')).toEqual(['refused: not-waiting-for-mpn']);
     for (const path of ['migration', 'migration/audit', 'banner']) {
       const r = await e.call('GET', `/api/accounts/cpp-contoso/${path}`, { token });
@@ -239,7 +239,7 @@ describe('two concurrent starts (item 12)', () => {
       .filter((i) => i.action === 'start-requested')
       .map((i) => i.outcome)
       .sort();
-    expect(starts).toEqual(['accepted', 'refused: already-running']);
+    expect(starts).toEqual(['accepted', 'refused: already-started']);
   }, 60_000);
 });
 

@@ -173,7 +173,7 @@ export function banner(req: HttpRequest, ctx: InvocationContext): Promise<HttpRe
       });
     }
     const account = await services().interactive.cpp.getAccount(accountId);
-    if (!account) throw new NotFoundError('account-not-found', 'No such account.');
+    if (!account) throw accountNotFound();
     if (account.migrated) {
       return json(200, {
         accountId,
@@ -286,9 +286,7 @@ export function startMigration(
     };
     const existing = await s.store.read(accountId);
     if (existing && !RESTARTABLE.has(existing.status.status))
-      return duplicate(
-        `refused: already-${existing.status.status === 'completed' ? 'completed' : 'running'}`,
-      );
+      return duplicate('refused: already-started');
     const account = await s.interactive.cpp.getAccount(accountId);
     if (!account) throw accountNotFound();
     if (account.migrated) {
@@ -314,7 +312,7 @@ export function startMigration(
     };
     const etag = await s.store.claim(status, existing?.etag);
     // Another start claimed the row first: it started the migration, this one started nothing.
-    if (!etag) return duplicate('refused: already-running');
+    if (!etag) return duplicate('refused: already-started');
     try {
       await client.startNew('accountMigration', {
         instanceId: migrationInstanceId(accountId, attempt),

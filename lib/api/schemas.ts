@@ -37,7 +37,7 @@ export const workEmailSchema = z
       .max(254, 'an e-mail address has at most 254 characters'),
   )
   .transform((s) => s.toLowerCase())
-  .openapi({ example: 'owner@contoso.com', format: 'email' });
+  .openapi({ example: 'owner@contoso.com', format: 'email', maxLength: 254 });
 
 export const mpnIdSchema = z
   .string()
