@@ -778,6 +778,7 @@ export async function startSandbox(opts: SandboxOptions): Promise<RunningSandbox
       await seed();
       await load();
       requests.clear();
+      calls.length = 0;
       stats.writes = {};
       stats.deduplicated = 0;
       return { status: 204 };
@@ -830,6 +831,7 @@ export async function startSandbox(opts: SandboxOptions): Promise<RunningSandbox
         const r = await dev(req, url);
         return send(r.status, r.body);
       }
+      if (calls.length >= 100_000) calls.splice(0, 50_000); // a long-running sandbox stays small
       calls.push(`${req.method ?? 'GET'} ${url.pathname}`);
       const fault = await injectFault(req, url);
       if (fault) return send(fault.status, fault.body, fault.headers);
