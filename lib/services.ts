@@ -38,17 +38,23 @@ export function services(): Services {
   const cfg = config();
   const store = new TableMigrationStore(cfg.AzureWebJobsStorage, `${cfg.TABLE_PREFIX}Migrations`);
   // R-OPS-3: Partner Center calls are limited per partner tenant: the tenant the migration found for the
-  // account (from its work e-mail), else the one CPP links it to. Only found tenants are remembered.
-  const tenantCache = new Map<string, { at: number; tenantId: string }>();
-  const tenantOf = async (accountId: string): Promise<string | undefined> => {
+  // account (from its work e-mail), else the one CPP links it to. One lookup per account at a time (the
+  // five copies start together); only found tenants are remembered.
+  const tenantCache = new Map<string, { at: number; tenantId: Promise<string | undefined> }>();
+  const tenantOf = (accountId: string): Promise<string | undefined> => {
     const hit = tenantCache.get(accountId);
     if (hit && Date.now() - hit.at < TENANT_TTL_MS) return hit.tenantId;
-    const tenantId =
-      (await store.get(accountId))?.tenant?.id ??
-      (await partners.cpp.getAccount(accountId))?.tenantId ??
-      undefined;
-    if (tenantId) tenantCache.set(accountId, { at: Date.now(), tenantId: tenantId.toLowerCase() });
-    return tenantId?.toLowerCase();
+    const tenantId = (async () => {
+      const id =
+        (await store.get(accountId))?.tenant?.id ??
+        (await partners.cpp.getAccount(accountId))?.tenantId ??
+        undefined;
+      if (!id) tenantCache.delete(accountId);
+      return id?.toLowerCase();
+    })();
+    tenantId.catch(() => tenantCache.delete(accountId));
+    tenantCache.set(accountId, { at: Date.now(), tenantId });
+    return tenantId;
   };
   const endpoints = {
     entra: cfg.ENTRA_DISCOVERY_URL,
