@@ -22,7 +22,7 @@ import {
   submitWorkEmail,
 } from './http/migrations.js';
 import { deadlineReminders, listReminders, outboxSender, runReminders } from './http/reminders.js';
-import { health, openApi } from './http/system.js';
+import { health, openApi, unmatchedRoute } from './http/system.js';
 
 // A bad setting (a deadline zone that is not IANA, say) stops the app at load with one line naming it.
 config();
@@ -95,6 +95,15 @@ df.app.client.timer('deadlineReminders', {
   handler: deadlineReminders,
 });
 app.timer('outboxSender', { schedule: '%OUTBOX_SCHEDULE%', handler: outboxSender });
+
+// The catch-all: any other path or method under /api gets the contract's error envelope. Its name sorts
+// after every other function's, because the host tries routes in function-name order.
+app.http('zzzUnmatchedRoute', {
+  route: '{*rest}',
+  methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'],
+  authLevel: 'anonymous',
+  handler: unmatchedRoute,
+});
 
 df.app.orchestration('accountMigration', accountMigration);
 df.app.orchestration('backSync', backSync);

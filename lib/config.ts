@@ -18,6 +18,11 @@ const configSchema = z.object({
   AUTH_ISSUER: z.string().min(1).default('http://localhost:7072/dev'),
   AUTH_AUDIENCE: z.string().min(1).default('api://cpp-migration'),
   AUTH_JWKS_URL: url.default('http://localhost:7072/dev/jwks'),
+  /**
+   * The app's public base URL (scheme, host, port): `Location` headers are built from it, never from the
+   * request's `Host` header, which a caller controls.
+   */
+  PUBLIC_BASE_URL: url.default('http://localhost:7071').transform((u) => u.replace(/\/+$/, '')),
   /** Base URLs of the partner services; locally all four are the sandbox. */
   ENTRA_DISCOVERY_URL: url.default('http://localhost:7072'),
   GRAPH_URL: url.default('http://localhost:7072'),

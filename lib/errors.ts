@@ -61,3 +61,14 @@ export class ConflictError extends AppError {
     super(409, code, message, details);
   }
 }
+
+/** A partner service is down or asked us to wait: try again later (`Retry-After`, when known). */
+export class ServiceUnavailableError extends AppError {
+  constructor(readonly retryAfterSeconds?: number) {
+    super(
+      503,
+      'partner-unavailable',
+      'A Microsoft service this needs is busy or unavailable right now; try again in a little while.',
+    );
+  }
+}

@@ -1,6 +1,6 @@
 // The one reply helper of the HTTP triggers: JSON bodies, and errors mapped from AppError.
 import type { HttpResponseInit } from '@azure/functions';
-import { AppError, UnauthorizedError } from './errors.js';
+import { AppError, ServiceUnavailableError, UnauthorizedError } from './errors.js';
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 
@@ -20,7 +20,11 @@ export function json(
 export function toHttpResponse(err: unknown): HttpResponseInit {
   if (err instanceof AppError) {
     const headers: Record<string, string> =
-      err instanceof UnauthorizedError ? { 'www-authenticate': 'Bearer' } : {};
+      err instanceof UnauthorizedError
+        ? { 'www-authenticate': 'Bearer' }
+        : err instanceof ServiceUnavailableError && err.retryAfterSeconds !== undefined
+          ? { 'retry-after': String(err.retryAfterSeconds) }
+          : {};
     return json(err.status, err.toBody(), headers);
   }
   return json(500, {

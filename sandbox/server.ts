@@ -167,6 +167,8 @@ export async function startSandbox(opts: SandboxOptions): Promise<RunningSandbox
   const pc = new Map<string, PcState>();
   const requests = new Map<string, { status: number; body: unknown }>();
   const stats = { writes: {} as Record<string, number>, deduplicated: 0 };
+  /** Every request outside /dev/, as `METHOD /path` in arrival order (GET /dev/calls). */
+  const calls: string[] = [];
   const faults: Fault[] = [];
   const countWrite = (account: string, category: string, n = 1): void => {
     const k = `${account}/${category}`;
@@ -766,12 +768,32 @@ export async function startSandbox(opts: SandboxOptions): Promise<RunningSandbox
       const { email, roles, expiresIn = 3600, audience = 'api://cpp-migration' } = parsed.data;
       const granted = roles ?? (admins.has(email.toLowerCase()) ? ['Migration.Admin'] : []);
       const now = Math.floor(Date.now() / 1000);
-      const token = await new SignJWT({ preferred_username: email, email, roles: granted })
+      // The claims of an Entra ID v2 access token: no `email` (an optional, unverified claim Entra
+      // leaves out unless configured), the user as `preferred_username`, `oid`/`tid`, `roles` only
+      // when granted.
+      const domain = email.slice(email.lastIndexOf('@') + 1).toLowerCase();
+      const uuidOf = (h: string): string =>
+        `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-8${h.slice(17, 20)}-${h.slice(20, 32)}`;
+      const tid =
+        (world.consumerDomains.includes(domain)
+          ? world.consumerTenantId
+          : world.tenants.find((t) => t.domains.some((d) => d.toLowerCase() === domain))?.id) ??
+        uuidOf(sha(`tenant|${domain}`));
+      const token = await new SignJWT({
+        ver: '2.0',
+        tid,
+        oid: uuidOf(sha(`user|${email.toLowerCase()}`)),
+        preferred_username: email,
+        name: email.slice(0, email.lastIndexOf('@')),
+        scp: 'Migration.ReadWrite',
+        ...(granted.length ? { roles: granted } : {}),
+      })
         .setProtectedHeader({ alg: 'RS256', kid: String(privateJwk.kid) })
         .setIssuer(`${publicUrl}/dev`)
         .setAudience(audience)
         .setSubject(sha(email.toLowerCase()).slice(0, 24))
         .setIssuedAt(now)
+        .setNotBefore(now)
         .setExpirationTime(now + expiresIn)
         .sign(signingKey);
       return {
@@ -834,6 +856,7 @@ export async function startSandbox(opts: SandboxOptions): Promise<RunningSandbox
       mail.clear();
       return { status: 204 };
     }
+    if (url.pathname === '/dev/calls' && method === 'GET') return { status: 200, body: { calls } };
     if (url.pathname === '/dev/reset' && method === 'POST') {
       await seed();
       await load();
@@ -841,6 +864,7 @@ export async function startSandbox(opts: SandboxOptions): Promise<RunningSandbox
       byVersion = undefined;
       mail.clear();
       requests.clear();
+      calls.length = 0;
       stats.writes = {};
       stats.deduplicated = 0;
       return { status: 204 };
@@ -903,6 +927,8 @@ export async function startSandbox(opts: SandboxOptions): Promise<RunningSandbox
         const r = await dev(req, url);
         return send(r.status, r.body);
       }
+      if (calls.length >= 100_000) calls.splice(0, 50_000); // a long-running sandbox stays small
+      calls.push(`${req.method ?? 'GET'} ${url.pathname}`);
       const fault = await injectFault(req, url);
       if (fault) return send(fault.status, fault.body, fault.headers);
       const r = (await mail.handle(req, url)) ?? (await route(req, url));

@@ -165,6 +165,17 @@ describe('CPP, faults and tokens', () => {
       { issuer: `${sb.url}/dev`, audience: 'api://cpp-migration' },
     );
     expect(payload.roles).toEqual(['Migration.Admin']);
+    // What Entra ID mints for a v2 access token: the user as preferred_username, oid/tid, an
+    // expiry, and no unverified email claim.
+    expect(payload).toMatchObject({
+      ver: '2.0',
+      preferred_username: 'admin@migration.example',
+      oid: expect.stringMatching(/^[0-9a-f-]{36}$/),
+      tid: expect.stringMatching(/^[0-9a-f-]{36}$/),
+      exp: expect.any(Number),
+      nbf: expect.any(Number),
+    });
+    expect(payload).not.toHaveProperty('email');
     expect(
       (await fetch(`${sb.url}/dev/token`, { method: 'POST', body: '{"email":"nope"}' })).status,
     ).toBe(400);

@@ -108,7 +108,7 @@ export function createActivities(d: ActivityDeps): Handlers {
     // R-MPN-1/2
     async checkMpn({ mpnId, tenantId }): Promise<MpnCheck> {
       if (!mpnId) return { kind: 'mpn-required' };
-      const profile = await d.partnerCenter.getMpnProfile(mpnId);
+      const profile = await d.partnerCenter.getMpnProfile(mpnId, tenantId);
       if (!profile) return { kind: 'mpn-not-found', mpnId };
       if (profile.certificateState !== 'valid')
         return {
@@ -228,6 +228,19 @@ export function createActivities(d: ActivityDeps): Handlers {
       const inPc = new Map(target.map((u) => [u.email.toLowerCase(), u]));
       let added = 0;
       let removed = 0;
+      // R-OPS-2: each back-sync write is in the audit trail; the key is the round's and the user's, so
+      // a retried round lands on the same row (an identical row counts as written).
+      const audited = (op: 'sync' | 'unsync', email: string, detail: string): Promise<void> =>
+        d.store.audit(accountId, [
+          {
+            key: `${round}~back-sync~${op}~${encodeURIComponent(email)}`,
+            at: round,
+            actor: 'system',
+            action: op === 'sync' ? 'back-sync:user-synced' : 'back-sync:user-removed',
+            outcome: 'done',
+            detail,
+          },
+        ]);
       for (const [email, u] of inPc) {
         if (inCpp.get(email)?.role === u.role) continue;
         await d.cpp.syncUser(
@@ -235,11 +248,13 @@ export function createActivities(d: ActivityDeps): Handlers {
           { email, role: u.role },
           requestId(accountId, round, 'sync', email),
         );
+        await audited('sync', email, `${email} as ${u.role} written to CPP`);
         added++;
       }
       for (const email of inCpp.keys()) {
         if (inPc.has(email)) continue;
         await d.cpp.unsyncUser(accountId, email, requestId(accountId, round, 'unsync', email));
+        await audited('unsync', email, `${email} removed from CPP`);
         removed++;
       }
       return { added, removed };

@@ -1,5 +1,6 @@
 // The migration routes of the portal contract (api.md): parse and authorise, call the use case, reply.
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import { randomUUID } from 'node:crypto';
 import type * as df from 'durable-functions';
 import { z } from 'zod';
 import {
@@ -16,6 +17,8 @@ import {
   errorFor,
   initialSteps,
   migrationInstanceId,
+  MPN_SIGN_UP_URL,
+  type KeyedAuditEntry,
   type MigrationError,
   type MigrationStatus,
 } from '../../lib/domain/migration.js';
@@ -24,11 +27,14 @@ import {
   ConflictError,
   NotFoundError,
   PayloadTooLargeError,
+  ServiceUnavailableError,
   ValidationError,
   type Issue,
 } from '../../lib/errors.js';
 import { daysLeft } from '../../lib/domain/reminders.js';
 import { json, toHttpResponse } from '../../lib/http.js';
+import type { DocumentCategory } from '../../lib/partners/adapters.js';
+import { TransientPartnerError } from '../../lib/partners/http.js';
 import { services } from '../../lib/services.js';
 import { createActivities } from '../activities/migration.js';
 
@@ -72,27 +78,74 @@ function accountIdOf(req: HttpRequest): string {
   return parsed.data;
 }
 
-/** Every route's frame: the caller, the error mapping, and a log line without bodies (they may hold secrets). */
+/** Replies of these routes carry e-mail addresses (status, audit, lists): no cache may keep them. */
+const NO_STORE = { 'cache-control': 'no-store' };
+
+/** The longest wait a 503 tells the portal to keep, whatever a partner asked of us. */
+const MAX_RETRY_AFTER_S = 3600;
+
+/**
+ * Every route's frame: the caller, the error mapping, `Cache-Control: no-store`, and a log line without
+ * bodies (they may hold secrets). A partner that is down or asks for a long pause is a 503 with
+ * `Retry-After`, not a held request.
+ */
 export async function run(
   req: HttpRequest,
   ctx: InvocationContext,
   work: (caller: Caller) => Promise<HttpResponseInit>,
 ): Promise<HttpResponseInit> {
+  let res: HttpResponseInit;
   try {
     const caller = await services().verifier.verify(req.headers.get('authorization'));
-    return await work(caller);
+    res = await work(caller);
   } catch (e) {
-    if (!(e instanceof AppError))
+    let err = e;
+    if (e instanceof TransientPartnerError) {
+      ctx.warn(`Partner service unavailable: ${e.message}`);
+      err = new ServiceUnavailableError(
+        e.retryAfterMs === undefined
+          ? undefined
+          : Math.min(MAX_RETRY_AFTER_S, Math.ceil(e.retryAfterMs / 1000)),
+      );
+    } else if (!(e instanceof AppError))
       ctx.error(`Request failed: ${e instanceof Error ? e.message : String(e)}`);
-    return toHttpResponse(e);
+    res = toHttpResponse(err);
   }
+  return { ...res, headers: { ...(res.headers as Record<string, string>), ...NO_STORE } };
 }
 
-/** The account id, checked and authorised (owners only; 403 alike for missing and foreign accounts). */
+/**
+ * The account id, checked and authorised. Owners only: a missing account and someone else's get the same
+ * 403 after the same work (services().owners costs the same for both). Admins may know which accounts
+ * exist, and get 404 `account-not-found` for a missing one, so that nothing is done for a typo.
+ */
 export async function ownedAccount(req: HttpRequest, caller: Caller): Promise<string> {
   const accountId = accountIdOf(req);
-  requireOwner(caller, caller.isAdmin ? [] : await services().owners(accountId));
+  const owners = await services().owners(accountId);
+  if (caller.isAdmin && owners === undefined) throw accountNotFound();
+  requireOwner(caller, owners);
   return accountId;
+}
+
+const accountNotFound = (): NotFoundError =>
+  new NotFoundError('account-not-found', 'The Cloud Partner Portal has no account with this id.');
+
+/** An audit entry for a request (its key unique to this request, so two requests never share a row). */
+function requestEntry(
+  caller: Caller,
+  action: string,
+  outcome: string,
+  detail?: string,
+): KeyedAuditEntry {
+  const at = new Date().toISOString();
+  return {
+    key: `${at}~request~${randomUUID()}`,
+    at,
+    actor: caller.email,
+    action,
+    outcome,
+    ...(detail ? { detail } : {}),
+  };
 }
 
 async function currentStatus(accountId: string): Promise<MigrationStatus> {
@@ -110,8 +163,9 @@ function withDeadline(
   return { ...status, deadline: schedule.deadline, daysLeft: daysLeft(schedule, new Date()) };
 }
 
-const statusUrl = (req: HttpRequest, accountId: string): string =>
-  new URL(`/api/accounts/${accountId}/migration`, req.url).href;
+/** The status URL, from the configured public base URL: the request's Host header is the caller's to forge. */
+const statusUrl = (accountId: string): string =>
+  `${services().config.PUBLIC_BASE_URL}/api/accounts/${encodeURIComponent(accountId)}/migration`;
 
 /** GET /api/accounts/{accountId}/banner (R-BAN-2) */
 export function banner(req: HttpRequest, ctx: InvocationContext): Promise<HttpResponseInit> {
@@ -127,8 +181,8 @@ export function banner(req: HttpRequest, ctx: InvocationContext): Promise<HttpRe
         migration,
       });
     }
-    const account = await services().cpp.getAccount(accountId);
-    if (!account) throw new NotFoundError('account-not-found', 'No such account.');
+    const account = await services().interactive.cpp.getAccount(accountId);
+    if (!account) throw accountNotFound();
     if (account.migrated) {
       return json(200, {
         accountId,
@@ -147,10 +201,11 @@ export function preflight(req: HttpRequest, ctx: InvocationContext): Promise<Htt
     const accountId = await ownedAccount(req, caller);
     const body = await parseBody(req, startBodySchema);
     const s = services();
-    const account = await s.cpp.getAccount(accountId);
-    if (!account) throw new NotFoundError('account-not-found', 'No such account.');
+    const account = await s.interactive.cpp.getAccount(accountId);
+    if (!account) throw accountNotFound();
     const checks = createActivities({
       ...s,
+      ...s.interactive,
       startBackSync: () => Promise.reject(new Error('not in preflight')),
     });
     const blockers: MigrationError[] = [];
@@ -168,22 +223,50 @@ export function preflight(req: HttpRequest, ctx: InvocationContext): Promise<Htt
       });
     }
     if (tenantId) {
-      const m = await checks.checkMpn({ accountId, mpnId: body.mpnId ?? account.mpnId, tenantId });
-      if (m.kind !== 'ok') blockers.push(errorFor(m));
+      const mpnId = body.mpnId ?? account.mpnId;
+      // R-OPS-1 without a window on other organisations: an MPN ID other than the account's own is
+      // only described when it is registered in the caller's tenant. Any other (someone else's, or
+      // none at all) gets one answer, which names no tenant, partner or certificate state.
+      let notYours = false;
+      if (mpnId && mpnId !== account.mpnId) {
+        const profile = await s.interactive.partnerCenter.getMpnProfile(mpnId, tenantId);
+        notYours = profile?.tenantId.toLowerCase() !== tenantId.toLowerCase();
+      }
+      if (notYours && mpnId) {
+        blockers.push({
+          code: 'mpn-not-found',
+          message: `MPN ID ${mpnId} could not be verified for your organisation. Check the number, or enroll in the Microsoft Partner Network.`,
+          signUpUrl: MPN_SIGN_UP_URL,
+        });
+      } else {
+        const m = await checks.checkMpn({ accountId, mpnId, tenantId });
+        if (m.kind !== 'ok') blockers.push(errorFor(m));
+      }
     }
     if (account.migrated)
       blockers.push({
         code: 'already-migrated',
         message: 'This account already lives in Partner Center.',
       });
+    // The three documents are read, as the copy will read them; an empty one is nothing to copy.
+    // (Their content stays here: only whether each is there leaves this function.)
+    const present = async (category: DocumentCategory): Promise<number> => {
+      const doc = await s.interactive.cpp.getDocument(accountId, category);
+      return doc !== null && typeof doc === 'object' && Object.keys(doc).length > 0 ? 1 : 0;
+    };
+    const [publishingAgreement, companyProfile, payoutProfile] = await Promise.all([
+      present('publishing-agreement'),
+      present('company-profile'),
+      present('payout-profile'),
+    ]);
     return json(200, {
       accountId,
       ready: blockers.length === 0,
       blockers,
       wouldCopy: {
-        publishingAgreement: 1,
-        companyProfile: 1,
-        payoutProfile: 1,
+        publishingAgreement,
+        companyProfile,
+        payoutProfile,
         users: account.counts.users,
         offers: account.counts.offers,
       },
@@ -191,7 +274,12 @@ export function preflight(req: HttpRequest, ctx: InvocationContext): Promise<Htt
   });
 }
 
-/** POST /api/accounts/{accountId}/migration (R-BAN-3): starts one, or returns the one there is. */
+/**
+ * POST /api/accounts/{accountId}/migration (R-BAN-3): starts one, or returns the one there is.
+ * The status row of a new attempt is claimed with a conditional write (insert-if-absent, or If-Match on
+ * the failed/cancelled attempt it replaces): of two concurrent starts exactly one claims it and starts
+ * the orchestration, which owns the row from then on; the other writes nothing but its refusal.
+ */
 export function startMigration(
   req: HttpRequest,
   client: df.DurableClient,
@@ -201,11 +289,21 @@ export function startMigration(
     const accountId = await ownedAccount(req, caller);
     const body = await parseBody(req, startBodySchema);
     const s = services();
-    const existing = await s.store.get(accountId);
-    if (existing && !RESTARTABLE.has(existing.status))
-      return json(200, withDeadline(existing), { location: statusUrl(req, accountId) });
-    const account = await s.cpp.getAccount(accountId);
-    if (account?.migrated) {
+    const duplicate = async (outcome: string): Promise<HttpResponseInit> => {
+      await s.store.audit(accountId, [requestEntry(caller, 'start-requested', outcome)]);
+      return json(200, withDeadline(await currentStatus(accountId)), {
+        location: statusUrl(accountId),
+      });
+    };
+    const existing = await s.store.read(accountId);
+    if (existing && !RESTARTABLE.has(existing.status.status))
+      return duplicate('refused: already-started');
+    const account = await s.interactive.cpp.getAccount(accountId);
+    if (!account) throw accountNotFound();
+    if (account.migrated) {
+      await s.store.audit(accountId, [
+        requestEntry(caller, 'start-requested', 'refused: already-migrated'),
+      ]);
       throw new ConflictError(
         'already-migrated',
         'This account has already moved to Partner Center; manage it there.',
@@ -213,7 +311,7 @@ export function startMigration(
       );
     }
     const now = new Date().toISOString();
-    const attempt = (existing?.attempt ?? 0) + 1;
+    const attempt = (existing?.status.attempt ?? 0) + 1;
     const status: MigrationStatus = {
       accountId,
       attempt,
@@ -223,27 +321,22 @@ export function startMigration(
       createdAt: now,
       updatedAt: now,
     };
-    await s.store.save(status, [
-      {
-        key: `${now}~${attempt}~request`,
-        at: now,
-        actor: caller.email,
-        action: 'start-requested',
-        outcome: 'accepted',
-      },
-    ]);
+    const etag = await s.store.claim(status, existing?.etag);
+    // Another start claimed the row first: it started the migration, this one started nothing.
+    if (!etag) return duplicate('refused: already-started');
     try {
       await client.startNew('accountMigration', {
         instanceId: migrationInstanceId(accountId, attempt),
         input: { accountId, attempt, ...body, requestedBy: caller.email, createdAt: now },
       });
-    } catch {
-      // Another start won the race for this attempt: answer with what it started.
-      return json(200, withDeadline(await currentStatus(accountId)), {
-        location: statusUrl(req, accountId),
-      });
+    } catch (e) {
+      // Nothing started: give the row back, and say so in the trail.
+      await s.store.unclaim(accountId, existing?.status, etag);
+      await s.store.audit(accountId, [requestEntry(caller, 'start-requested', 'failed')]);
+      throw e;
     }
-    return json(202, withDeadline(status), { location: statusUrl(req, accountId) });
+    await s.store.audit(accountId, [requestEntry(caller, 'start-requested', 'accepted')]);
+    return json(202, withDeadline(status), { location: statusUrl(accountId) });
   });
 }
 
@@ -256,7 +349,6 @@ export function getMigration(req: HttpRequest, ctx: InvocationContext): Promise<
 
 /** Raises an owner event when the migration waits for it; 409 with `code` otherwise. */
 async function raise(
-  req: HttpRequest,
   client: df.DurableClient,
   caller: Caller,
   accountId: string,
@@ -266,7 +358,6 @@ async function raise(
   refusal: ConflictError,
 ): Promise<HttpResponseInit> {
   const status = await currentStatus(accountId);
-  const now = new Date().toISOString();
   const action = {
     WorkEmail: 'work-email-submitted',
     MpnId: 'mpn-id-submitted',
@@ -274,13 +365,7 @@ async function raise(
   }[event];
   if (!allowed(status)) {
     await services().store.audit(accountId, [
-      {
-        key: `${now}~${action}`,
-        at: now,
-        actor: caller.email,
-        action,
-        outcome: `refused: ${refusal.code}`,
-      },
+      requestEntry(caller, action, `refused: ${refusal.code}`),
     ]);
     throw refusal;
   }
@@ -289,16 +374,9 @@ async function raise(
     by: caller.email,
   });
   await services().store.audit(accountId, [
-    {
-      key: `${now}~${action}`,
-      at: now,
-      actor: caller.email,
-      action,
-      outcome: 'accepted',
-      ...('mpnId' in data ? { detail: String(data.mpnId) } : {}),
-    },
+    requestEntry(caller, action, 'accepted', 'mpnId' in data ? String(data.mpnId) : undefined),
   ]);
-  return json(202, withDeadline(status), { location: statusUrl(req, accountId) });
+  return json(202, withDeadline(status), { location: statusUrl(accountId) });
 }
 
 /** POST /api/accounts/{accountId}/migration/work-email (R-TEN-1) */
@@ -311,7 +389,6 @@ export function submitWorkEmail(
     const accountId = await ownedAccount(req, caller);
     const body = await parseBody(req, workEmailBodySchema);
     return raise(
-      req,
       client,
       caller,
       accountId,
@@ -336,7 +413,6 @@ export function submitMpn(
     const accountId = await ownedAccount(req, caller);
     const body = await parseBody(req, mpnBodySchema);
     return raise(
-      req,
       client,
       caller,
       accountId,
@@ -358,7 +434,6 @@ export function cancelMigration(
     const accountId = await ownedAccount(req, caller);
     await parseBody(req, z.strictObject({}));
     return raise(
-      req,
       client,
       caller,
       accountId,

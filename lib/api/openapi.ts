@@ -56,6 +56,17 @@ export function buildRegistry(): OpenAPIRegistry {
       description: 'Not an owner of this account (or no such account).',
       content: jsonContent(errorBodySchema),
     },
+    503: {
+      description:
+        'A partner service is down or asked for a pause (`partner-unavailable`); `Retry-After` says when to try again.',
+      content: jsonContent(errorBodySchema),
+    },
+  };
+  const accountNotFound = {
+    404: {
+      description: '`account-not-found`: an admin named an account CPP does not have.',
+      content: jsonContent(errorBodySchema),
+    },
   };
   const account = '/api/accounts/{accountId}';
   const route = (
@@ -79,6 +90,7 @@ export function buildRegistry(): OpenAPIRegistry {
       },
       responses: {
         ...errors,
+        ...(path.includes('{accountId}') ? accountNotFound : {}),
         ...(body
           ? { 413: { description: 'Body over 64 KiB.', content: jsonContent(errorBodySchema) } }
           : {}),
@@ -117,7 +129,11 @@ export function buildRegistry(): OpenAPIRegistry {
   );
   route('get', `${account}/migration`, 'The migration status.', {
     200: { description: 'Status', content: jsonContent(statusSchema) },
-    404: { description: '`not-started`', content: jsonContent(errorBodySchema) },
+    404: {
+      description:
+        '`not-started`; `account-not-found` for an admin naming an account CPP does not have.',
+      content: jsonContent(errorBodySchema),
+    },
   });
   route(
     'post',

@@ -27,11 +27,17 @@ export const accountIdSchema = z
   .regex(/^[A-Za-z0-9._-]{1,64}$/, 'an account id is 1 to 64 letters, digits, ".", "_" or "-"')
   .openapi({ example: 'cpp-contoso' });
 
+// Surrounding white space (a pasted address) is trimmed before the address is checked.
 export const workEmailSchema = z
-  .email({ error: 'enter an e-mail address such as name@company.com' })
-  .max(254, 'an e-mail address has at most 254 characters')
+  .string()
+  .trim()
+  .pipe(
+    z
+      .email({ error: 'enter an e-mail address such as name@company.com' })
+      .max(254, 'an e-mail address has at most 254 characters'),
+  )
   .transform((s) => s.toLowerCase())
-  .openapi({ example: 'owner@contoso.com' });
+  .openapi({ example: 'owner@contoso.com', format: 'email', maxLength: 254 });
 
 export const mpnIdSchema = z
   .string()

@@ -36,7 +36,7 @@ describe('TokenVerifier', () => {
     expect(caller).toEqual({ email: 'olivia.owner@contoso.com', roles: [], isAdmin: false });
   });
 
-  it('falls back to email, then upn, and reads the admin role', async () => {
+  it('falls back to upn, and reads the admin role', async () => {
     const caller = await verifier.verify(
       `Bearer ${await sign({ upn: 'a@b.com', roles: ['Migration.Admin'] })}`,
     );
@@ -64,6 +64,30 @@ describe('TokenVerifier', () => {
     await expect(
       verifier.verify(`Bearer ${await sign({ email: 'a@b.com' }, { aud: 'api://other' })}`),
     ).rejects.toBeInstanceOf(UnauthorizedError);
+  });
+
+  it('never takes the user from the unverified email claim', async () => {
+    // The email claim is the user's own profile value: here it names an owner the caller is not.
+    const caller = await verifier.verify(
+      `Bearer ${await sign({ preferred_username: 'mallory@fabrikam.com', email: 'olivia.owner@contoso.com' })}`,
+    );
+    expect(caller.email).toBe('mallory@fabrikam.com');
+    await expect(
+      verifier.verify(`Bearer ${await sign({ email: 'olivia.owner@contoso.com' })}`),
+    ).rejects.toBeInstanceOf(UnauthorizedError);
+  });
+
+  it('refuses a token without an expiry', async () => {
+    const { publicKey, privateKey } = await generateKeyPair('RS256');
+    const jwk = { ...(await exportJWK(publicKey)), kid: 'k2', alg: 'RS256' };
+    const v = new TokenVerifier(settings, createLocalJWKSet({ keys: [jwk] }));
+    const forever = await new SignJWT({ preferred_username: 'olivia.owner@contoso.com' })
+      .setProtectedHeader({ alg: 'RS256', kid: 'k2' })
+      .setIssuer(settings.issuer)
+      .setAudience(settings.audience)
+      .setIssuedAt()
+      .sign(privateKey);
+    await expect(v.verify(`Bearer ${forever}`)).rejects.toBeInstanceOf(UnauthorizedError);
   });
 
   it('refuses a token without a user', async () => {

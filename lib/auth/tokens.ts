@@ -42,6 +42,8 @@ export class TokenVerifier {
         audience: this.settings.audience,
         algorithms: ['RS256'],
         clockTolerance: 30,
+        // A token without an expiry would be good forever: refused like an expired one.
+        requiredClaims: ['exp'],
       }));
     } catch (e) {
       if (e instanceof errors.JWTExpired)
@@ -50,7 +52,9 @@ export class TokenVerifier {
         throw new UnauthorizedError('The token is not valid for this API: sign in again.');
       throw e; // the key set could not be fetched: a fault on our side, not the caller's
     }
-    const claim = [payload.preferred_username, payload.email, payload.upn].find(
+    // Only claims Entra ID itself vouches for name the user: `preferred_username` (v2 tokens) or `upn`
+    // (v1). The optional `email` claim is whatever the user's profile says, unverified, so it is ignored.
+    const claim = [payload.preferred_username, payload.upn].find(
       (c): c is string => typeof c === 'string' && c.includes('@'),
     );
     if (!claim) throw new UnauthorizedError('The token names no user.');

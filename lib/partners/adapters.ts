@@ -40,7 +40,8 @@ export interface TargetSummary {
 }
 
 export interface PartnerCenter {
-  getMpnProfile(mpnId: string): Promise<MpnProfile | undefined>;
+  /** `tenant`: the partner tenant the lookup is made for (the caller's), for the rate limit. */
+  getMpnProfile(mpnId: string, tenant?: string): Promise<MpnProfile | undefined>;
   putDocument(
     accountId: string,
     category: DocumentCategory,
@@ -124,24 +125,42 @@ const DOCUMENT_PATHS: Record<DocumentCategory, string> = {
   'payout-profile': 'profiles/payout',
 };
 
-async function allPages<T>(client: PartnerHttpClient, path: string): Promise<T[]> {
+async function allPages<T>(client: PartnerHttpClient, path: string, tenant?: string): Promise<T[]> {
   const out: T[] = [];
   let token: string | undefined;
   do {
     const q = `top=1000${token ? `&continuationToken=${encodeURIComponent(token)}` : ''}`;
-    const res = await client.request<{ items: T[]; continuationToken?: string }>(`${path}?${q}`);
+    const res = await client.request<{ items: T[]; continuationToken?: string }>(
+      `${path}?${q}`,
+      tenant ? { tenant } : {},
+    );
     out.push(...res.body.items);
     token = res.body.continuationToken;
   } while (token);
   return out;
 }
 
-/** Builds the HTTP adapters; one rate limiter per partner tenant is shared by all Partner Center calls. */
+/** The rate-limit key of Partner Center calls whose partner tenant is not known yet. */
+export const UNKNOWN_TENANT = '(tenant not known yet)';
+
+/**
+ * Builds the HTTP adapters. Every Partner Center call, reads included, takes its turn from one rate
+ * limiter keyed by the partner tenant (R-OPS-3): `tenantOf` names the tenant of a CPP account, so that
+ * several accounts of one tenant share its budget, and one tenant cannot starve the others.
+ */
 export function createPartnerAdapters(
   endpoints: PartnerEndpoints,
-  opts: { retry?: Partial<RetryPolicy>; log?: (line: string) => void; ratePerTenant?: number } = {},
+  opts: {
+    retry?: Partial<RetryPolicy>;
+    log?: (line: string) => void;
+    ratePerTenant?: number;
+    limiter?: RateLimiter;
+    tenantOf?: (accountId: string) => Promise<string | undefined>;
+  } = {},
 ): { tenants: TenantDirectory; partnerCenter: PartnerCenter; cpp: CppSource } {
-  const limiter = new RateLimiter(opts.ratePerTenant ?? 200, 50);
+  const limiter = opts.limiter ?? new RateLimiter(opts.ratePerTenant ?? 200, 50);
+  const tenantOf = async (accountId: string): Promise<string> =>
+    (await opts.tenantOf?.(accountId).catch(() => undefined)) ?? UNKNOWN_TENANT;
   const common = {
     ...(opts.retry ? { retry: opts.retry } : {}),
     ...(opts.log ? { log: opts.log } : {}),
@@ -175,9 +194,10 @@ export function createPartnerAdapters(
   };
 
   const partnerCenter: PartnerCenter = {
-    async getMpnProfile(mpnId) {
+    async getMpnProfile(mpnId, tenant) {
       const res = await pc.request<MpnProfile>(`v1/profiles/mpn?mpnId=${enc(mpnId)}`, {
         accept: [404],
+        tenant: tenant ?? UNKNOWN_TENANT,
       });
       return res.status === 200 ? res.body : undefined;
     },
@@ -186,7 +206,7 @@ export function createPartnerAdapters(
         method: 'PUT',
         body,
         requestId,
-        tenant: accountId,
+        tenant: await tenantOf(accountId),
       });
     },
     async upsertUsers(accountId, users, requestId, tenant) {
@@ -194,7 +214,7 @@ export function createPartnerAdapters(
         method: 'POST',
         body: { items: users },
         requestId,
-        tenant: tenant ?? accountId,
+        tenant: tenant ?? (await tenantOf(accountId)),
       });
     },
     async upsertOffers(accountId, offers, requestId, tenant) {
@@ -202,20 +222,22 @@ export function createPartnerAdapters(
         method: 'POST',
         body: { items: offers },
         requestId,
-        tenant: tenant ?? accountId,
+        tenant: tenant ?? (await tenantOf(accountId)),
       });
     },
-    listUsers: (accountId) => allPages<UserRecord>(pc, `v1/accounts/${enc(accountId)}/users`),
+    listUsers: async (accountId) =>
+      allPages<UserRecord>(pc, `v1/accounts/${enc(accountId)}/users`, await tenantOf(accountId)),
     async summary(accountId) {
       const res = await pc.request<TargetSummary>(`v1/accounts/${enc(accountId)}/summary`, {
         accept: [404],
+        tenant: await tenantOf(accountId),
       });
       return res.status === 200 ? res.body : undefined;
     },
     async activate(accountId, requestId) {
       const res = await pc.request<{ partnerCenterUrl: string }>(
         `v1/accounts/${enc(accountId)}/activate`,
-        { method: 'POST', requestId, tenant: accountId },
+        { method: 'POST', requestId, tenant: await tenantOf(accountId) },
       );
       return res.body.partnerCenterUrl;
     },

@@ -72,6 +72,27 @@ describe('PartnerHttpClient', () => {
     expect(waits[0]).toBeGreaterThanOrEqual(2000);
   });
 
+  it('does not hold the caller for a long Retry-After: fails at once as transient, with the wait', async () => {
+    const { url, seen } = await scripted([
+      { status: 429, headers: { 'retry-after': '3600' } },
+      { status: 200, body: {} },
+    ]);
+    const waits: number[] = [];
+    const client = new PartnerHttpClient({
+      baseUrl: url,
+      ...fast,
+      sleep: (ms) => {
+        waits.push(ms);
+        return Promise.resolve();
+      },
+    });
+    const err = await client.request('/v1/x').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TransientPartnerError);
+    expect((err as TransientPartnerError).retryAfterMs).toBe(3_600_000);
+    expect(waits).toEqual([]);
+    expect(seen).toHaveLength(1);
+  });
+
   it('throws a permanent error at once for 4xx, with the service body', async () => {
     const { url, seen } = await scripted([
       { status: 404, body: { code: 3000, description: 'not found' } },

@@ -7,6 +7,8 @@ export class TransientPartnerError extends Error {
   constructor(
     message: string,
     readonly status?: number,
+    /** how long the service asked us to wait, when that was longer than we wait in place */
+    readonly retryAfterMs?: number,
   ) {
     super(message);
     this.name = 'TransientPartnerError';
@@ -31,6 +33,12 @@ export interface RetryPolicy {
   baseDelayMs: number;
   maxDelayMs: number;
   timeoutMs: number;
+  /**
+   * The longest Retry-After honoured in place. A service asking for more (a partner's 3600 s) gets no
+   * waiting caller: the call fails at once as transient, carrying the wait, so that an HTTP request is
+   * answered 503 and an activity is retried later by its orchestration.
+   */
+  maxRetryAfterMs: number;
 }
 
 export const DEFAULT_RETRY: RetryPolicy = {
@@ -38,6 +46,7 @@ export const DEFAULT_RETRY: RetryPolicy = {
   baseDelayMs: 200,
   maxDelayMs: 10_000,
   timeoutMs: 10_000,
+  maxRetryAfterMs: 10_000,
 };
 
 /** Full-jitter exponential backoff, never shorter than what Retry-After asked for. */
@@ -182,9 +191,15 @@ export class PartnerHttpClient {
       const transient = res.status === 408 || res.status === 429 || res.status >= 500;
       const summary = `${method} ${url.pathname} answered ${res.status}`;
       if (!transient) throw new PermanentPartnerError(summary, res.status, body);
+      const retryAfterMs = parseRetryAfter(res.headers.get('retry-after'));
+      if (retryAfterMs !== undefined && retryAfterMs > this.#policy.maxRetryAfterMs)
+        throw new TransientPartnerError(
+          `${summary} (retry after ${Math.ceil(retryAfterMs / 1000)} s)`,
+          res.status,
+          retryAfterMs,
+        );
       lastError = new TransientPartnerError(summary, res.status);
-      if (attempt < this.#policy.maxAttempts)
-        await this.#wait(attempt, parseRetryAfter(res.headers.get('retry-after')), summary);
+      if (attempt < this.#policy.maxAttempts) await this.#wait(attempt, retryAfterMs, summary);
     }
     throw lastError;
   }
