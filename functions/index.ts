@@ -111,6 +111,7 @@ const names: (keyof Activities)[] = [
   'checkMpn',
   'copyCategory',
   'verifyCopy',
+  'closeGate',
   'switchOver',
   'notifyOwner',
   'recordStatus',

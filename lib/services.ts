@@ -8,11 +8,14 @@ import {
   type PartnerCenter,
   type TenantDirectory,
 } from './partners/adapters.js';
+import { TableAttemptGate, type AttemptGate } from './store/gate.js';
 import { TableMigrationStore, type MigrationStore } from './store/migrations.js';
 
 export interface Services {
   config: Config;
   store: MigrationStore;
+  /** the per-attempt decision a cancel and the switch-over race for (one row beside the status) */
+  gate: AttemptGate;
   tenants: TenantDirectory;
   partnerCenter: PartnerCenter;
   cpp: CppSource;
@@ -42,6 +45,7 @@ export function services(): Services {
   cached = {
     config: cfg,
     store,
+    gate: new TableAttemptGate(cfg.AzureWebJobsStorage, `${cfg.TABLE_PREFIX}Migrations`),
     ...partners,
     outbox: new TableOutbox(
       cfg.AzureWebJobsStorage,
