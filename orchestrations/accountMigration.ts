@@ -32,12 +32,16 @@ import {
 const RETRY = new df.RetryOptions(2000, 5);
 RETRY.backoffCoefficient = 2;
 
+const SIGN_IN_DETAIL = 'your Cloud Partner Portal sign-in address';
+
 /** What a step raced against the owner's cancel gives when the cancel came first. */
 const CANCELLED = Symbol('cancelled');
 
-/** Ends the migration early: the status it recorded. */
-class Stop {
-  constructor(readonly status: MigrationStatus) {}
+/** Ends the migration early, carrying the status it recorded (never leaves the orchestrator). */
+class Stop extends Error {
+  constructor(readonly status: MigrationStatus) {
+    super(`migration stopped: ${status.status}`);
+  }
 }
 
 export function* accountMigration(
@@ -169,7 +173,7 @@ export function* accountMigration(
         steps: step(
           'work-email',
           workEmail ? 'done' : 'waiting',
-          fromSignIn ? 'your Cloud Partner Portal sign-in address' : undefined,
+          fromSignIn ? SIGN_IN_DETAIL : undefined,
         ),
       },
       'start',
@@ -221,8 +225,12 @@ export function* accountMigration(
           throw yield* failed(refusal(check), 'tenant', check.reason);
         if (check.kind === 'ok') {
           tenant = check.tenant;
+          const detail = fromSignIn && workEmail === input.workEmail ? SIGN_IN_DETAIL : undefined;
           yield* record(
-            { tenant, steps: withStep(step('tenant', 'done'), 'work-email', 'done', now()) },
+            {
+              tenant,
+              steps: withStep(step('tenant', 'done'), 'work-email', 'done', now(), detail),
+            },
             'validate-tenant',
             'ok',
             'system',
@@ -423,7 +431,7 @@ export function* accountMigration(
     // An activity that failed after its retries: the migration fails at once and says where.
     if (['completed', 'failed', 'cancelled'].includes(status.status)) throw e;
     const reason = e instanceof Error ? e.message.split('\n')[0]! : String(e);
-    const at = (status.steps.find((s) => s.state === 'running')?.name ?? 'tenant') as StepName;
+    const at = status.steps.find((s) => s.state === 'running')?.name ?? 'tenant';
     return (yield* failed(
       {
         code: status.status === 'verifying' ? 'verification-failed' : 'partner-unavailable',

@@ -85,7 +85,7 @@ function refusalOf(e: unknown, opts: { detail: boolean } = { detail: true }): Pa
   // Bodies may echo what was sent (payout data): only a short service message, and never for payout.
   const detail =
     opts.detail && typeof text === 'string' && text.length <= 200
-      ? ` (${body.code !== undefined ? `code ${String(body.code)}: ` : ''}${text})`
+      ? ` (${typeof body.code === 'string' || typeof body.code === 'number' ? `code ${body.code}: ` : ''}${text})`
       : '';
   return { kind: 'partner-refused', reason: `${e.message}${detail}` };
 }
