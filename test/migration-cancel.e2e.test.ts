@@ -108,20 +108,20 @@ describe('a cancel that is accepted is honoured', () => {
   });
 
   it('once the switch-over began it is refused with 409 too-late-to-cancel, and the migration completes', async () => {
-    await fault({ route: '/v1/accounts/cpp-contoso/activate', latencyMs: 1500, times: 1 });
-    const token = await e.token('olivia.owner@contoso.com');
-    const start = await e.call('POST', '/api/accounts/cpp-contoso/migration', {
+    await fault({ route: '/v1/accounts/cpp-litware/activate', latencyMs: 1500, times: 1 });
+    const token = await e.token('lara@litware.com');
+    const start = await e.call('POST', '/api/accounts/cpp-litware/migration', {
       token,
-      body: { workEmail: 'olivia.owner@contoso.com' },
+      body: { workEmail: 'lara@litware.com' },
     });
     expect(start.body.attempt).toBe(2);
-    await e.waitForStatus('cpp-contoso', token, (s) => s.status === 'switching-over');
-    const late = await e.call('POST', '/api/accounts/cpp-contoso/migration/cancel', { token });
+    await e.waitForStatus('cpp-litware', token, (s) => s.status === 'switching-over', 60_000);
+    const late = await e.call('POST', '/api/accounts/cpp-litware/migration/cancel', { token });
     expect(late.status).toBe(409);
     expect(late.body.error.code).toBe('too-late-to-cancel');
-    const s = await e.waitForStatus('cpp-contoso', token, done);
+    const s = await e.waitForStatus('cpp-litware', token, done);
     expect(s.status).toBe('completed');
-  });
+  }, 90_000);
 
   it('during validating-tenant: it stops before anything is written', async () => {
     await fault({ route: '/fabrikam.com/v2.0/', latencyMs: 1500, times: 1 });

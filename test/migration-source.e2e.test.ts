@@ -48,20 +48,23 @@ describe('R-TEN-3: the tenant-mismatch message names the right reason', () => {
       token,
       body: { workEmail: 'tom@contoso.com' },
     });
-    const s = await e.waitForStatus(
-      'cpp-tailspin',
-      token,
-      (x) => x.error?.code === 'tenant-mismatch',
-    );
-    expect(s.error.expectedTenant).toEqual({
-      id: '36f675cc-81e7-4ef5-a8e2-5d940ed90475',
-      name: 'Tailspin Toys',
-    });
-    expect(s.error.message).toContain('Tailspin Toys');
-    expect(s.error.message).toContain('Cloud Partner Portal account');
-    expect(s.error.message).not.toMatch(/MPN/);
-    await e.call('POST', '/api/accounts/cpp-tailspin/migration/cancel', { token });
-    await e.waitForStatus('cpp-tailspin', token, done);
+    try {
+      const s = await e.waitForStatus(
+        'cpp-tailspin',
+        token,
+        (x) => x.error?.code === 'tenant-mismatch',
+      );
+      expect(s.error.expectedTenant).toEqual({
+        id: '36f675cc-81e7-4ef5-a8e2-5d940ed90475',
+        name: 'Tailspin Toys',
+      });
+      expect(s.error.message).toContain('Tailspin Toys');
+      expect(s.error.message).toContain('Cloud Partner Portal account');
+      expect(s.error.message).not.toMatch(/MPN/);
+    } finally {
+      await e.call('POST', '/api/accounts/cpp-tailspin/migration/cancel', { token });
+      await e.waitForStatus('cpp-tailspin', token, done);
+    }
   });
 
   it('names the tenant linked to the MPN ID, and the MPN ID, for an account that has one', async () => {
@@ -70,17 +73,20 @@ describe('R-TEN-3: the tenant-mismatch message names the right reason', () => {
       token,
       body: { workEmail: 'someone@contoso.com' },
     });
-    const s = await e.waitForStatus(
-      'cpp-fabrikam-msa',
-      token,
-      (x) => x.error?.code === 'tenant-mismatch',
-    );
-    expect(s.error.expectedTenant.name).toBe('Fabrikam Inc');
-    expect(s.error.message).toContain(
-      'Fabrikam Inc, the tenant your MPN ID 2345678 is registered in',
-    );
-    await e.call('POST', '/api/accounts/cpp-fabrikam-msa/migration/cancel', { token });
-    await e.waitForStatus('cpp-fabrikam-msa', token, done);
+    try {
+      const s = await e.waitForStatus(
+        'cpp-fabrikam-msa',
+        token,
+        (x) => x.error?.code === 'tenant-mismatch',
+      );
+      expect(s.error.expectedTenant.name).toBe('Fabrikam Inc');
+      expect(s.error.message).toContain(
+        'Fabrikam Inc, the tenant your MPN ID 2345678 is registered in',
+      );
+    } finally {
+      await e.call('POST', '/api/accounts/cpp-fabrikam-msa/migration/cancel', { token });
+      await e.waitForStatus('cpp-fabrikam-msa', token, done);
+    }
   });
 });
 

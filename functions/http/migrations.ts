@@ -288,10 +288,16 @@ async function raise(
     ]);
     throw refusal;
   }
-  await client.raiseEvent(migrationInstanceId(accountId, status.attempt), event, {
-    ...data,
-    by: caller.email,
-  });
+  await client
+    .raiseEvent(migrationInstanceId(accountId, status.attempt), event, {
+      ...data,
+      by: caller.email,
+    })
+    .catch((e: unknown) => {
+      // A won cancel is already honoured through the gate (copies stop, the switch-over is refused);
+      // the event only wakes a waiting migration, which may have ended meanwhile.
+      if (event !== 'Cancel') throw e;
+    });
   await services().store.audit(accountId, [
     {
       key: `${now}~${action}`,
