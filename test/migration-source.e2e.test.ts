@@ -171,6 +171,11 @@ describe('R-TEN-1: the work e-mail', () => {
 describe('R-COPY-1: only active offers move', () => {
   it('leaves the drafts in CPP, says how many and why, and verifies against what should move', async () => {
     const token = await e.token('lara@litware.com');
+    const preflight = await e.call('POST', '/api/accounts/cpp-litware/preflight', {
+      token,
+      body: { workEmail: 'lara@litware.com' },
+    });
+    expect(preflight.body.wouldCopy.offers).toBe(270);
     await e.call('POST', '/api/accounts/cpp-litware/migration', {
       token,
       body: { workEmail: 'lara@litware.com' },

@@ -15,6 +15,7 @@ import {
   RESTARTABLE,
   errorFor,
   initialSteps,
+  isActiveOffer,
   migrationInstanceId,
   type MigrationError,
   type MigrationStatus,
@@ -177,7 +178,8 @@ export function preflight(req: HttpRequest, ctx: InvocationContext): Promise<Htt
         companyProfile: 1,
         payoutProfile: 1,
         users: account.counts.users,
-        offers: account.counts.offers,
+        // R-COPY-1: what would be copied is the active offers only.
+        offers: (await s.cpp.listOffers(accountId)).filter(isActiveOffer).length,
       },
     });
   });
