@@ -163,7 +163,8 @@ export function* accountMigration(
   let partnerCenterUrl: string;
   let workEmail = input.workEmail;
   try {
-    const account = (yield callActivityWithRetry(ctx, 'loadAccount', RETRY, {
+    // One read (the client retries transient faults itself); a failure ends in `failed` below.
+    const account = (yield callActivity(ctx, 'loadAccount', {
       accountId: input.accountId,
     })) as AccountFacts;
     // R-TEN-1: the work e-mail defaults to the owner's CPP sign-in address on a work account.
@@ -279,7 +280,8 @@ export function* accountMigration(
         workEmail = (ev.data as Events['WorkEmail']).workEmail;
         tenant = undefined;
         error = undefined;
-        status = { ...status, steps: step('mpn', 'pending') };
+        // The tenant found for the previous address is no longer current.
+        status = { ...status, tenant: undefined, steps: step('mpn', 'pending') };
       } else mpnId = (ev.data as Events['MpnId']).mpnId;
     }
 
@@ -288,6 +290,8 @@ export function* accountMigration(
     let steps = status.steps;
     for (const c of COPY_CATEGORIES) steps = withStep(steps, `copy:${c}`, 'running', now());
     yield* record({ status: 'copying', steps }, 'copy', 'started');
+    // A Task.any does not settle on a child that completed before it: look before racing.
+    if (cancel.isCompleted) throw yield* cancelled();
     const copies = COPY_CATEGORIES.map((category) =>
       callActivityWithRetry(ctx, 'copyCategory', RETRY, {
         accountId: input.accountId,
@@ -428,14 +432,15 @@ export function* accountMigration(
     partnerCenterUrl = switched.partnerCenterUrl;
   } catch (e) {
     if (e instanceof Stop) return e.status;
-    // An activity that failed after its retries: the migration fails at once and says where.
+    // An activity that failed (after its retries): the migration fails at once and says where, rather
+    // than leaving its status stuck in a step that will never finish.
     if (['completed', 'failed', 'cancelled'].includes(status.status)) throw e;
     const reason = e instanceof Error ? e.message.split('\n')[0]! : String(e);
     const at = status.steps.find((s) => s.state === 'running')?.name ?? 'tenant';
     return (yield* failed(
       {
         code: status.status === 'verifying' ? 'verification-failed' : 'partner-unavailable',
-        message: `A partner service did not answer after several attempts (${reason}). Start the migration again later.`,
+        message: `A partner service could not complete a request, even after retries (${reason}). Start the migration again later.`,
       },
       at,
       reason,

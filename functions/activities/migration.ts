@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { categoryHash } from '../../lib/domain/hash.js';
 import {
   COPY_CATEGORIES,
+  DASHBOARD_URL,
   domainOf,
   isActiveOffer,
   type CopyCategory,
@@ -319,7 +320,8 @@ export function createActivities(d: ActivityDeps): Handlers {
         key: `migrated~${attempt}`,
         to,
         subject: 'Your account now lives in Partner Center',
-        text: `Your Cloud Partner Portal account ${accountId} has moved. Manage it in Partner Center: ${partnerCenterUrl}`,
+        // The source: the personal link activates the new account; the dashboard leads back to it later.
+        text: `Your Cloud Partner Portal account ${accountId} has moved to Partner Center. Activate and manage it with your personal link: ${partnerCenterUrl}. Afterwards you can return to it through the commercial marketplace dashboard: ${DASHBOARD_URL}`,
       });
       return { sent };
     },

@@ -111,6 +111,13 @@ export interface MigrationStatus {
 export const MPN_SIGN_UP_URL =
   'https://signup.microsoft.com/signup?sku=StoreForBusinessIW&origin=partnerdashboard&culture=en-us&ru=https://partner.microsoft.com/dashboard/account/v3/xpu/onboard?ru=/dashboard/account/v3/enrollment/companyprofile/basicpartnernetwork/new';
 
+/** The source's "send a support ticket" link (section "Additional resources"). */
+export const SUPPORT_URL = 'https://aka.ms/MarketplacePublisherSupport';
+
+/** The source's way back to a migrated account: the commercial marketplace dashboard in Partner Center. */
+export const DASHBOARD_URL =
+  'https://partner.microsoft.com/dashboard/commercial-marketplace/overview';
+
 /** R-COPY-1: only active (live) offers move; drafts and deprecated offers stay in CPP. */
 export function isActiveOffer(offer: { status: string }): boolean {
   return offer.status === 'live';
@@ -224,7 +231,7 @@ export function errorFor(
     case 'partner-refused':
       return {
         code: check.kind,
-        message: `A partner service refused the request: ${check.reason}. Retrying will not help; contact support.`,
+        message: `A partner service refused the request: ${check.reason}. Retrying will not help: open a support ticket at ${SUPPORT_URL}.`,
       };
   }
 }
