@@ -439,7 +439,12 @@ export function* accountMigration(
     const at = status.steps.find((s) => s.state === 'running')?.name ?? 'tenant';
     return (yield* failed(
       {
-        code: status.status === 'verifying' ? 'verification-failed' : 'partner-unavailable',
+        code:
+          status.status === 'copying'
+            ? 'copy-failed'
+            : status.status === 'verifying'
+              ? 'verification-failed'
+              : 'partner-unavailable',
         message: `A partner service could not complete a request, even after retries (${reason}). Start the migration again later.`,
       },
       at,
