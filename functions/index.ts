@@ -147,6 +147,7 @@ const names: (keyof Activities)[] = [
   'checkMpn',
   'copyCategory',
   'verifyCopy',
+  'closeGate',
   'switchOver',
   'notifyOwner',
   'recordStatus',

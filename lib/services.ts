@@ -11,12 +11,15 @@ import {
   type PartnerCenter,
   type TenantDirectory,
 } from './partners/adapters.js';
+import { TableAttemptGate, type AttemptGate } from './store/gate.js';
 import { TableMigrationStore, type MigrationStore, type StatusClaims } from './store/migrations.js';
 import { TableSubjectIndex, type SubjectIndex } from './store/subjects.js';
 
 export interface Services {
   config: Config;
   store: MigrationStore & StatusClaims;
+  /** the per-attempt decision a cancel and the switch-over race for (one row beside the status) */
+  gate: AttemptGate;
   tenants: TenantDirectory;
   partnerCenter: PartnerCenter;
   cpp: CppSource;
@@ -84,6 +87,7 @@ export function services(): Services {
   cached = {
     config: cfg,
     store,
+    gate: new TableAttemptGate(cfg.AzureWebJobsStorage, `${cfg.TABLE_PREFIX}Migrations`),
     ...partners,
     interactive,
     outbox: new TableOutbox(

@@ -2,12 +2,25 @@
 import type * as df from 'durable-functions';
 import type {
   CopyCategory,
+  GateDecision,
   KeyedAuditEntry,
   MigrationStatus,
   MpnCheck,
+  PartnerRefusal,
   TenantCheck,
 } from '../lib/domain/migration.js';
 import type { ReminderSchedule, ReminderSlot } from '../lib/domain/reminders.js';
+
+/** How one category's copy ended: all written, stopped by the attempt's gate (cancel), or refused. */
+export type CopyOutcome =
+  | {
+      kind: 'copied';
+      count: number;
+      /** R-COPY-1: offers that stay in CPP, by status (e.g. `{ draft: 30 }`) */
+      left?: Record<string, number>;
+    }
+  | { kind: 'stopped'; count: number }
+  | PartnerRefusal;
 
 export interface AccountFacts {
   exists: boolean;
@@ -21,14 +34,28 @@ export interface AccountFacts {
 /** Input and output of each activity. Data never travels through history: ids, counts and verdicts only. */
 export interface Activities {
   loadAccount: { in: { accountId: string }; out: AccountFacts };
-  checkTenant: { in: { accountId: string; workEmail: string }; out: TenantCheck };
+  /** `mpnId`: the MPN ID the owner gave, when it is not the account's own (R-TEN-3) */
+  checkTenant: {
+    in: { accountId: string; workEmail: string; mpnId?: string | null };
+    out: TenantCheck;
+  };
   checkMpn: { in: { accountId: string; mpnId: string | null; tenantId: string }; out: MpnCheck };
   copyCategory: {
     in: { accountId: string; category: CopyCategory; attempt: number };
-    out: { count: number };
+    out: CopyOutcome;
   };
-  verifyCopy: { in: { accountId: string }; out: { ok: boolean; mismatches: string[] } };
-  switchOver: { in: { accountId: string; attempt: number }; out: { partnerCenterUrl: string } };
+  verifyCopy: {
+    in: { accountId: string };
+    out: { ok: boolean; mismatches: string[] } | PartnerRefusal;
+  };
+  closeGate: {
+    in: { accountId: string; attempt: number; decision: GateDecision };
+    out: { decision: GateDecision };
+  };
+  switchOver: {
+    in: { accountId: string; attempt: number };
+    out: { kind: 'switched'; partnerCenterUrl: string } | PartnerRefusal;
+  };
   startBackSync: { in: { accountId: string }; out: { instanceId: string } };
   notifyOwner: {
     in: { accountId: string; attempt: number; to: string; partnerCenterUrl: string };
@@ -75,6 +102,8 @@ export interface MigrationInput {
   accountId: string;
   attempt: number;
   workEmail?: string;
+  /** R-TEN-1: `sign-in` when `workEmail` is the owner's CPP sign-in address, taken as the default */
+  workEmailFrom?: 'given' | 'sign-in';
   mpnId?: string;
   requestedBy: string;
   createdAt: string;

@@ -1,6 +1,6 @@
 // The activities' rules over in-memory ports: tenant and MPN outcomes, idempotent copies, back-sync diffs.
 import { describe, expect, it } from 'vitest';
-import type { KeyedAuditEntry, MigrationStatus } from '../../lib/domain/migration.js';
+import type { GateDecision, KeyedAuditEntry, MigrationStatus } from '../../lib/domain/migration.js';
 import type {
   CppAccount,
   CppSource,
@@ -13,6 +13,8 @@ import type {
   UserRecord,
 } from '../../lib/partners/adapters.js';
 import { categoryHash } from '../../lib/domain/hash.js';
+import { errorFor } from '../../lib/domain/migration.js';
+import { PermanentPartnerError, TransientPartnerError } from '../../lib/partners/http.js';
 import { createActivities, requestId } from './migration.js';
 
 const CONTOSO = '11111111-1111-1111-1111-111111111111';
@@ -139,9 +141,10 @@ function world() {
     listAccounts: () => Promise.reject(new Error('not used by the migration')),
   };
   const saved: { status: MigrationStatus; audit: KeyedAuditEntry[] }[] = [];
+  const gates = new Map<string, GateDecision>();
   const sent: string[] = [];
   const recorded: { kind: string; accountId: string; status: string; done: boolean }[] = [];
-  const activities = createActivities({
+  const deps: Parameters<typeof createActivities>[0] = {
     tenants,
     partnerCenter: pc,
     cpp,
@@ -152,6 +155,14 @@ function world() {
       audit: () => Promise.resolve(),
       listAudit: () => Promise.resolve({ items: [] }),
       list: () => Promise.resolve({ items: [] }),
+    },
+    gate: {
+      decide: (a, n, decision) => {
+        const key = `${a}~${n}`;
+        if (!gates.has(key)) gates.set(key, decision);
+        return Promise.resolve(gates.get(key)!);
+      },
+      read: (a, n) => Promise.resolve(gates.get(`${a}~${n}`)),
     },
     outbox: {
       queue: (bucket, entries) => {
@@ -178,8 +189,9 @@ function world() {
       setCursor: () => Promise.reject(new Error('not used')),
     },
     startBackSync: () => Promise.resolve('backsync~acc'),
-  });
-  return { account, activities, target, synced, sent, docs, recorded };
+  };
+  const activities = createActivities(deps);
+  return { deps, account, activities, target, synced, sent, docs, offers, gates, mpn, recorded };
 }
 
 describe('checkTenant (R-TEN)', () => {
@@ -204,7 +216,12 @@ describe('checkTenant (R-TEN)', () => {
     expect(await activities.checkTenant({ accountId: 'acc', workEmail: 'a@fabrikam.com' })).toEqual(
       {
         kind: 'tenant-mismatch',
-        expectedTenant: { id: CONTOSO, name: 'Contoso Ltd' },
+        workEmail: 'a@fabrikam.com',
+        expected: {
+          tenant: { id: CONTOSO, name: 'Contoso Ltd' },
+          because: 'mpn-id',
+          mpnId: '1234567',
+        },
         actualTenantId: FABRIKAM,
       },
     );
@@ -219,6 +236,44 @@ describe('checkTenant (R-TEN)', () => {
     expect(
       (await w.activities.checkTenant({ accountId: 'acc', workEmail: 'a@contoso.com' })).kind,
     ).toBe('ok');
+  });
+});
+
+describe('the expected tenant and why (R-TEN-2/3)', () => {
+  it('is the tenant linked to the MPN ID, even when the account names another', async () => {
+    const w = world();
+    w.account.mpnId = '2222222'; // registered in Fabrikam; the account says Contoso
+    const check = await w.activities.checkTenant({ accountId: 'acc', workEmail: 'a@contoso.com' });
+    expect(check).toMatchObject({
+      kind: 'tenant-mismatch',
+      expected: { tenant: { id: FABRIKAM }, because: 'mpn-id', mpnId: '2222222' },
+    });
+    expect(errorFor(check as never).message).toContain('the tenant your MPN ID 2222222');
+    expect(
+      (await w.activities.checkTenant({ accountId: 'acc', workEmail: 'a@fabrikam.com' })).kind,
+    ).toBe('ok');
+  });
+  it("follows an MPN ID the owner gave over the account's", async () => {
+    const w = world();
+    expect(
+      (
+        await w.activities.checkTenant({
+          accountId: 'acc',
+          workEmail: 'a@fabrikam.com',
+          mpnId: '2222222',
+        })
+      ).kind,
+    ).toBe('ok');
+  });
+  it("without an MPN ID is the account's tenant, and the message says so", async () => {
+    const w = world();
+    w.account.mpnId = null;
+    const check = await w.activities.checkTenant({ accountId: 'acc', workEmail: 'a@fabrikam.com' });
+    expect(check).toMatchObject({ kind: 'tenant-mismatch', expected: { because: 'cpp-account' } });
+    const { message, rejectedWorkEmail } = errorFor(check as never);
+    expect(message).not.toMatch(/MPN/);
+    expect(message).toContain('Contoso Ltd, the tenant of your Cloud Partner Portal account');
+    expect(rejectedWorkEmail).toBe('a@fabrikam.com');
   });
 });
 
@@ -250,7 +305,7 @@ describe('copy and verify (R-COPY-1/2)', () => {
     ] as const) {
       counts.push(await w.activities.copyCategory({ accountId: 'acc', category, attempt: 1 }));
     }
-    expect(counts).toEqual([{ count: 1 }, { count: 1 }, { count: 1 }, { count: 2 }, { count: 1 }]);
+    expect(counts.map((c) => (c.kind === 'copied' ? c.count : c.kind))).toEqual([1, 1, 1, 2, 1]);
     expect(JSON.stringify(counts)).not.toContain('NL91');
     expect(await w.activities.verifyCopy({ accountId: 'acc' })).toEqual({
       ok: true,
@@ -284,6 +339,83 @@ describe('copy and verify (R-COPY-1/2)', () => {
     });
   });
 });
+
+describe('what is copied, and when it stops (R-COPY-1, cancel, permanent errors)', () => {
+  it('copies only active offers, says what stayed behind, and verifies against those', async () => {
+    const w = world();
+    w.offers.push(
+      { ...w.offers[0]!, id: 'o2', status: 'draft' },
+      { ...w.offers[0]!, id: 'o3', status: 'deprecated' },
+    );
+    expect(
+      await w.activities.copyCategory({ accountId: 'acc', category: 'offers', attempt: 1 }),
+    ).toEqual({ kind: 'copied', count: 1, left: { draft: 1, deprecated: 1 } });
+    expect([...w.target.offers.keys()]).toEqual(['o1']);
+    for (const category of [
+      'publishing-agreement',
+      'company-profile',
+      'payout-profile',
+      'users',
+    ] as const)
+      await w.activities.copyCategory({ accountId: 'acc', category, attempt: 1 });
+    expect(await w.activities.verifyCopy({ accountId: 'acc' })).toEqual({
+      ok: true,
+      mismatches: [],
+    });
+  });
+
+  it("writes nothing once the attempt's gate is closed (a cancel), on every retry", async () => {
+    const w = world();
+    expect(
+      await w.activities.closeGate({ accountId: 'acc', attempt: 1, decision: 'cancelled' }),
+    ).toEqual({ decision: 'cancelled' });
+    for (const category of ['users', 'payout-profile'] as const)
+      expect(await w.activities.copyCategory({ accountId: 'acc', category, attempt: 1 })).toEqual({
+        kind: 'stopped',
+        count: 0,
+      });
+    expect(w.target.writes).toBe(0);
+    // The switch-over cannot claim a gate the cancel holds; a new attempt has its own.
+    expect(
+      await w.activities.closeGate({ accountId: 'acc', attempt: 1, decision: 'switching-over' }),
+    ).toEqual({ decision: 'cancelled' });
+    expect(
+      await w.activities.closeGate({ accountId: 'acc', attempt: 2, decision: 'switching-over' }),
+    ).toEqual({ decision: 'switching-over' });
+  });
+
+  it('returns a permanent partner error as a value and closes the gate; rethrows transient ones', async () => {
+    const refusing = createRefusingWorld(
+      new PermanentPartnerError('POST /v1/accounts/acc/users/$batch answered 403', 403, {
+        code: 800003,
+        description: 'Forbidden.',
+      }),
+    );
+    expect(
+      await refusing.activities.copyCategory({ accountId: 'acc', category: 'users', attempt: 1 }),
+    ).toEqual({
+      kind: 'partner-refused',
+      reason: 'POST /v1/accounts/acc/users/$batch answered 403 (code 800003: Forbidden.)',
+    });
+    expect(refusing.gates.get('acc~1')).toBe('failed');
+    const flaky = createRefusingWorld(new TransientPartnerError('timeout'));
+    await expect(
+      flaky.activities.copyCategory({ accountId: 'acc', category: 'users', attempt: 1 }),
+    ).rejects.toThrow('timeout');
+    expect(flaky.gates.size).toBe(0);
+  });
+});
+
+/** The world above, with Partner Center's user batches failing with `error`. */
+function createRefusingWorld(error: Error): ReturnType<typeof world> {
+  const w = world();
+  const deps = w.deps;
+  const activities = createActivities({
+    ...deps,
+    partnerCenter: { ...deps.partnerCenter, upsertUsers: () => Promise.reject(error) },
+  });
+  return { ...w, activities };
+}
 
 describe('notify and back-sync', () => {
   it('notifies once per attempt', async () => {

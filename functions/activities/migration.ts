@@ -4,14 +4,25 @@ import { createHash } from 'node:crypto';
 import { categoryHash } from '../../lib/domain/hash.js';
 import {
   COPY_CATEGORIES,
+  DASHBOARD_URL,
   domainOf,
+  isActiveOffer,
   type CopyCategory,
   type MpnCheck,
+  type PartnerRefusal,
   type TenantCheck,
+  type TenantExpectation,
 } from '../../lib/domain/migration.js';
-import type { CppSource, PartnerCenter, TenantDirectory } from '../../lib/partners/adapters.js';
+import {
+  PermanentPartnerError,
+  type CppSource,
+  type OfferRecord,
+  type PartnerCenter,
+  type TenantDirectory,
+} from '../../lib/partners/adapters.js';
 import { migratedMail, migrationSummary } from '../../lib/notify/messages.js';
 import type { Outbox } from '../../lib/notify/outbox.js';
+import type { AttemptGate } from '../../lib/store/gate.js';
 import type { MigrationStore } from '../../lib/store/migrations.js';
 import type { SubjectIndex } from '../../lib/store/subjects.js';
 import type { AccountFacts, Activities } from '../../orchestrations/names.js';
@@ -21,6 +32,7 @@ export interface ActivityDeps {
   partnerCenter: PartnerCenter;
   cpp: CppSource;
   store: MigrationStore;
+  gate: AttemptGate;
   outbox: Outbox;
   /** Kept current on every status change, so reminders know what is left (R-DUE-2). */
   subjects: SubjectIndex;
@@ -40,22 +52,54 @@ export function requestId(...parts: (string | number)[]): string {
 const BATCH = 100;
 const PARALLEL_BATCHES = 4;
 
-/** Runs `work` over `items` in batches of 100, a few batches at a time. */
+/**
+ * Runs `work` over `items` in batches of 100, a few batches at a time, asking `stop` before each batch:
+ * once it says yes no further batch starts. Answers how many items were written and whether it stopped.
+ */
 async function inBatches<T>(
   items: T[],
+  stop: () => Promise<boolean>,
   work: (batch: T[], index: number) => Promise<void>,
-): Promise<void> {
+): Promise<{ written: number; stopped: boolean }> {
   const batches: T[][] = [];
   for (let i = 0; i < items.length; i += BATCH) batches.push(items.slice(i, i + BATCH));
   let next = 0;
+  let written = 0;
+  let stopped = false;
   await Promise.all(
     Array.from({ length: Math.min(PARALLEL_BATCHES, batches.length) }, async () => {
-      while (next < batches.length) {
+      while (!stopped && next < batches.length) {
         const i = next++;
+        if (await stop()) {
+          stopped = true;
+          break;
+        }
         await work(batches[i]!, i);
+        written += batches[i]!.length;
       }
     }),
   );
+  return { written, stopped };
+}
+
+/** A permanent partner error as a value (conventions §4); anything else is rethrown for a retry. */
+function refusalOf(e: unknown, opts: { detail: boolean } = { detail: true }): PartnerRefusal {
+  if (!(e instanceof PermanentPartnerError)) throw e;
+  const body = (e.body ?? {}) as { code?: unknown; description?: unknown; message?: unknown };
+  const text = typeof body.description === 'string' ? body.description : body.message;
+  // Bodies may echo what was sent (payout data): only a short service message, and never for payout.
+  const detail =
+    opts.detail && typeof text === 'string' && text.length <= 200
+      ? ` (${typeof body.code === 'string' || typeof body.code === 'number' ? `code ${body.code}: ` : ''}${text})`
+      : '';
+  return { kind: 'partner-refused', reason: `${e.message}${detail}` };
+}
+
+/** Offers that stay in CPP, by status (R-COPY-1), e.g. `{ draft: 30 }`. */
+function leftBehind(offers: OfferRecord[]): Record<string, number> {
+  const left: Record<string, number> = {};
+  for (const o of offers) if (!isActiveOffer(o)) left[o.status] = (left[o.status] ?? 0) + 1;
+  return left;
 }
 
 const SUMMARY_KEYS: Record<CopyCategory, string> = {
@@ -67,8 +111,59 @@ const SUMMARY_KEYS: Record<CopyCategory, string> = {
 };
 
 export function createActivities(d: ActivityDeps): Handlers {
+  // A tenant's display name is a courtesy: when Graph refuses, the id stands in for it.
   const tenantName = async (id: string): Promise<string> =>
-    (await d.tenants.describeTenant(id))?.name ?? id;
+    (
+      await d.tenants.describeTenant(id).catch((e: unknown) => {
+        if (e instanceof PermanentPartnerError) return undefined;
+        throw e;
+      })
+    )?.name ?? id;
+
+  /** R-TEN-2/3: the tenant of the MPN ID when it has one, else the CPP account's own, else none. */
+  const expectedTenant = async (
+    accountId: string,
+    givenMpnId: string | null | undefined,
+  ): Promise<TenantExpectation | undefined> => {
+    const account = await d.cpp.getAccount(accountId);
+    const mpnId = givenMpnId ?? account?.mpnId ?? null;
+    const profile = mpnId ? await d.partnerCenter.getMpnProfile(mpnId) : undefined;
+    if (profile && mpnId)
+      return {
+        tenant: { id: profile.tenantId, name: await tenantName(profile.tenantId) },
+        because: 'mpn-id',
+        mpnId,
+      };
+    if (account?.tenantId)
+      return {
+        tenant: { id: account.tenantId, name: await tenantName(account.tenantId) },
+        because: 'cpp-account',
+      };
+    return undefined;
+  };
+
+  /**
+   * R-COPY-2: counts and content hashes of source and target; no hash leaves this module. The source is
+   * what should have been copied: offers are the active ones (R-COPY-1).
+   */
+  const verify = async (accountId: string): Promise<{ ok: boolean; mismatches: string[] }> => {
+    const summary = await d.partnerCenter.summary(accountId);
+    if (!summary) return { ok: false, mismatches: [...COPY_CATEGORIES] };
+    const mismatches: string[] = [];
+    for (const category of COPY_CATEGORIES) {
+      const source =
+        category === 'users'
+          ? await d.cpp.listUsers(accountId)
+          : category === 'offers'
+            ? (await d.cpp.listOffers(accountId)).filter(isActiveOffer)
+            : await d.cpp.getDocument(accountId, category);
+      const key = SUMMARY_KEYS[category];
+      const count = Array.isArray(source) ? source.length : 1;
+      if (summary.counts[key] !== count || summary.hashes[key] !== categoryHash(category, source))
+        mismatches.push(category);
+    }
+    return { ok: mismatches.length === 0, mismatches };
+  };
 
   return {
     async loadAccount({ accountId }): Promise<AccountFacts> {
@@ -85,109 +180,138 @@ export function createActivities(d: ActivityDeps): Handlers {
       };
     },
 
-    // R-TEN-2/3/4: consumer domains refused; the e-mail's tenant must be the account's (or its MPN ID's).
-    async checkTenant({ accountId, workEmail }): Promise<TenantCheck> {
-      const domain = domainOf(workEmail);
-      const found = await d.tenants.discoverByDomain(domain);
-      if (found.kind === 'consumer') return { kind: 'personal-email-not-allowed', domain };
-      if (found.kind === 'unknown') return { kind: 'tenant-not-found', domain };
-      const account = await d.cpp.getAccount(accountId);
-      let expected = account?.tenantId ?? null;
-      if (!expected && account?.mpnId)
-        expected = (await d.partnerCenter.getMpnProfile(account.mpnId))?.tenantId ?? null;
-      if (expected && expected.toLowerCase() !== found.tenantId.toLowerCase()) {
+    // R-TEN-2/3/4: consumer domains refused; the e-mail's tenant must be the one linked to the MPN ID
+    // (the account's, or the one the owner gave), else the CPP account's own tenant.
+    async checkTenant({ accountId, workEmail, mpnId }): Promise<TenantCheck> {
+      try {
+        const domain = domainOf(workEmail);
+        const expected = await expectedTenant(accountId, mpnId);
+        const found = await d.tenants.discoverByDomain(domain);
+        const because = expected ? { expected } : {};
+        if (found.kind === 'consumer')
+          return { kind: 'personal-email-not-allowed', workEmail, domain, ...because };
+        if (found.kind === 'unknown')
+          return { kind: 'tenant-not-found', workEmail, domain, ...because };
+        if (expected && expected.tenant.id.toLowerCase() !== found.tenantId.toLowerCase())
+          return { kind: 'tenant-mismatch', workEmail, expected, actualTenantId: found.tenantId };
         return {
-          kind: 'tenant-mismatch',
-          expectedTenant: { id: expected, name: await tenantName(expected) },
-          actualTenantId: found.tenantId,
+          kind: 'ok',
+          tenant: { id: found.tenantId, name: await tenantName(found.tenantId) },
         };
+      } catch (e) {
+        return refusalOf(e);
       }
-      return { kind: 'ok', tenant: { id: found.tenantId, name: await tenantName(found.tenantId) } };
     },
 
     // R-MPN-1/2
     async checkMpn({ mpnId, tenantId }): Promise<MpnCheck> {
       if (!mpnId) return { kind: 'mpn-required' };
-      const profile = await d.partnerCenter.getMpnProfile(mpnId, tenantId);
-      if (!profile) return { kind: 'mpn-not-found', mpnId };
-      if (profile.certificateState !== 'valid')
-        return {
-          kind: 'mpn-certificate-invalid',
-          mpnId,
-          certificateState: profile.certificateState,
-        };
-      if (profile.tenantId.toLowerCase() !== tenantId.toLowerCase()) {
-        return {
-          kind: 'mpn-tenant-mismatch',
-          mpnId,
-          expectedTenant: { id: profile.tenantId, name: await tenantName(profile.tenantId) },
-        };
+      try {
+        const profile = await d.partnerCenter.getMpnProfile(mpnId, tenantId);
+        if (!profile) return { kind: 'mpn-not-found', mpnId };
+        if (profile.certificateState !== 'valid')
+          return {
+            kind: 'mpn-certificate-invalid',
+            mpnId,
+            certificateState: profile.certificateState,
+          };
+        if (profile.tenantId.toLowerCase() !== tenantId.toLowerCase()) {
+          return {
+            kind: 'mpn-tenant-mismatch',
+            mpnId,
+            expectedTenant: { id: profile.tenantId, name: await tenantName(profile.tenantId) },
+          };
+        }
+        return { kind: 'ok', mpnId, partnerName: profile.partnerName };
+      } catch (e) {
+        return refusalOf(e);
       }
-      return { kind: 'ok', mpnId, partnerName: profile.partnerName };
     },
 
-    // R-COPY-1/2: idempotent by MS-RequestId per batch; secrets stay inside this function.
+    // R-COPY-1/2: idempotent by MS-RequestId per batch; secrets stay inside this function. Before each
+    // write the attempt's gate is read: once a cancel (or a failure elsewhere) closed it, nothing more is
+    // written, on a retry or after a crash alike.
     async copyCategory({ accountId, category, attempt }) {
-      if (category === 'users') {
-        const users = await d.cpp.listUsers(accountId);
-        await inBatches(users, (batch, i) =>
-          d.partnerCenter.upsertUsers(accountId, batch, requestId(accountId, attempt, 'users', i)),
+      const stop = async (): Promise<boolean> =>
+        (await d.gate.read(accountId, attempt)) !== undefined;
+      try {
+        if (category === 'users') {
+          const users = await d.cpp.listUsers(accountId);
+          const r = await inBatches(users, stop, (batch, i) =>
+            d.partnerCenter.upsertUsers(
+              accountId,
+              batch,
+              requestId(accountId, attempt, 'users', i),
+            ),
+          );
+          return r.stopped
+            ? { kind: 'stopped', count: r.written }
+            : { kind: 'copied', count: users.length };
+        }
+        if (category === 'offers') {
+          const all = await d.cpp.listOffers(accountId);
+          const active = all.filter(isActiveOffer);
+          const r = await inBatches(active, stop, (batch, i) =>
+            d.partnerCenter.upsertOffers(
+              accountId,
+              batch,
+              requestId(accountId, attempt, 'offers', i),
+            ),
+          );
+          if (r.stopped) return { kind: 'stopped', count: r.written };
+          const left = leftBehind(all);
+          return {
+            kind: 'copied',
+            count: active.length,
+            ...(Object.keys(left).length ? { left } : {}),
+          };
+        }
+        if (await stop()) return { kind: 'stopped', count: 0 };
+        const doc = await d.cpp.getDocument(accountId, category);
+        await d.partnerCenter.putDocument(
+          accountId,
+          category,
+          doc,
+          requestId(accountId, attempt, category),
         );
-        return { count: users.length };
+        return { kind: 'copied', count: 1 };
+      } catch (e) {
+        const refused = refusalOf(e, { detail: category !== 'payout-profile' });
+        // The other categories stop at their next batch: the migration fails at once (no retry helps).
+        await d.gate.decide(accountId, attempt, 'failed', 'system');
+        return refused;
       }
-      if (category === 'offers') {
-        const offers = await d.cpp.listOffers(accountId);
-        await inBatches(offers, (batch, i) =>
-          d.partnerCenter.upsertOffers(
-            accountId,
-            batch,
-            requestId(accountId, attempt, 'offers', i),
-          ),
-        );
-        return { count: offers.length };
-      }
-      const doc = await d.cpp.getDocument(accountId, category);
-      await d.partnerCenter.putDocument(
-        accountId,
-        category,
-        doc,
-        requestId(accountId, attempt, category),
-      );
-      return { count: 1 };
     },
 
-    // R-COPY-2: counts and content hashes of source and target compared here; no hash leaves this function.
+    // R-COPY-2: offers are compared with what should have been copied: the active ones (R-COPY-1).
     async verifyCopy({ accountId }) {
-      const summary = await d.partnerCenter.summary(accountId);
-      if (!summary) return { ok: false, mismatches: [...COPY_CATEGORIES] };
-      const mismatches: string[] = [];
-      for (const category of COPY_CATEGORIES) {
-        const source =
-          category === 'users'
-            ? await d.cpp.listUsers(accountId)
-            : category === 'offers'
-              ? await d.cpp.listOffers(accountId)
-              : await d.cpp.getDocument(accountId, category);
-        const key = SUMMARY_KEYS[category];
-        const count = Array.isArray(source) ? source.length : 1;
-        if (summary.counts[key] !== count || summary.hashes[key] !== categoryHash(category, source))
-          mismatches.push(category);
+      try {
+        return await verify(accountId);
+      } catch (e) {
+        return refusalOf(e);
       }
-      return { ok: mismatches.length === 0, mismatches };
+    },
+
+    async closeGate({ accountId, attempt, decision }) {
+      return { decision: await d.gate.decide(accountId, attempt, decision, 'system') };
     },
 
     // R-COPY-3
     async switchOver({ accountId, attempt }) {
-      const partnerCenterUrl = await d.partnerCenter.activate(
-        accountId,
-        requestId(accountId, attempt, 'activate'),
-      );
-      await d.cpp.switchOver(
-        accountId,
-        partnerCenterUrl,
-        requestId(accountId, attempt, 'switch-over'),
-      );
-      return { partnerCenterUrl };
+      try {
+        const partnerCenterUrl = await d.partnerCenter.activate(
+          accountId,
+          requestId(accountId, attempt, 'activate'),
+        );
+        await d.cpp.switchOver(
+          accountId,
+          partnerCenterUrl,
+          requestId(accountId, attempt, 'switch-over'),
+        );
+        return { kind: 'switched', partnerCenterUrl };
+      } catch (e) {
+        return refusalOf(e);
+      }
     },
 
     async startBackSync({ accountId }) {
@@ -198,7 +322,13 @@ export function createActivities(d: ActivityDeps): Handlers {
     // R-COPY-5: queued once per attempt (insert-if-absent), then sent at once; the outbox retries failures.
     async notifyOwner({ accountId, attempt, to, partnerCenterUrl }) {
       const account = await d.cpp.getAccount(accountId);
-      const mail = migratedMail(account?.language ?? 'en', accountId, partnerCenterUrl);
+      // The source: the personal link activates the new account; the dashboard leads back to it later.
+      const mail = migratedMail(
+        account?.language ?? 'en',
+        accountId,
+        partnerCenterUrl,
+        DASHBOARD_URL,
+      );
       const bucket = `account~${accountId}`;
       const { queued } = await d.outbox.queue(bucket, [
         { id: `migrated~${attempt}`, mail: { to: [to], ...mail } },

@@ -16,6 +16,7 @@ import {
   RESTARTABLE,
   errorFor,
   initialSteps,
+  isActiveOffer,
   migrationInstanceId,
   MPN_SIGN_UP_URL,
   type KeyedAuditEntry,
@@ -36,6 +37,7 @@ import { json, toHttpResponse } from '../../lib/http.js';
 import type { DocumentCategory } from '../../lib/partners/adapters.js';
 import { TransientPartnerError } from '../../lib/partners/http.js';
 import { services } from '../../lib/services.js';
+import type { MigrationInput } from '../../orchestrations/names.js';
 import { createActivities } from '../activities/migration.js';
 
 const MAX_BODY = 64 * 1024;
@@ -268,7 +270,8 @@ export function preflight(req: HttpRequest, ctx: InvocationContext): Promise<Htt
         companyProfile,
         payoutProfile,
         users: account.counts.users,
-        offers: account.counts.offers,
+        // R-COPY-1: what would be copied is the active offers only.
+        offers: (await s.cpp.listOffers(accountId)).filter(isActiveOffer).length,
       },
     });
   });
@@ -310,14 +313,21 @@ export function startMigration(
         account.partnerCenterUrl ? { partnerCenterUrl: account.partnerCenterUrl } : {},
       );
     }
+    // R-TEN-1: on a work account the owner's CPP sign-in address is the work e-mail unless one is given.
+    const signIn = caller.email.toLowerCase();
+    const fromSignIn =
+      !body.workEmail &&
+      account?.signIn === 'work' &&
+      ((await s.owners(accountId)) ?? []).includes(signIn);
+    const workEmail = body.workEmail ?? (fromSignIn ? signIn : undefined);
     const now = new Date().toISOString();
     const attempt = (existing?.status.attempt ?? 0) + 1;
     const status: MigrationStatus = {
       accountId,
       attempt,
-      status: body.workEmail ? 'validating-tenant' : 'awaiting-work-email',
+      status: workEmail ? 'validating-tenant' : 'awaiting-work-email',
       steps: initialSteps(now),
-      ...(body.workEmail ? { workEmail: body.workEmail } : {}),
+      ...(workEmail ? { workEmail } : {}),
       createdAt: now,
       updatedAt: now,
     };
@@ -327,7 +337,14 @@ export function startMigration(
     try {
       await client.startNew('accountMigration', {
         instanceId: migrationInstanceId(accountId, attempt),
-        input: { accountId, attempt, ...body, requestedBy: caller.email, createdAt: now },
+        input: {
+          accountId,
+          attempt,
+          ...body,
+          ...(workEmail ? { workEmail, workEmailFrom: fromSignIn ? 'sign-in' : 'given' } : {}),
+          requestedBy: caller.email,
+          createdAt: now,
+        } satisfies MigrationInput,
       });
     } catch (e) {
       // Nothing started: give the row back, and say so in the trail.
@@ -354,7 +371,7 @@ async function raise(
   accountId: string,
   event: 'WorkEmail' | 'MpnId' | 'Cancel',
   data: Record<string, unknown>,
-  allowed: (s: MigrationStatus) => boolean,
+  allowed: (s: MigrationStatus) => boolean | Promise<boolean>,
   refusal: ConflictError,
 ): Promise<HttpResponseInit> {
   const status = await currentStatus(accountId);
@@ -363,16 +380,22 @@ async function raise(
     MpnId: 'mpn-id-submitted',
     Cancel: 'cancel-requested',
   }[event];
-  if (!allowed(status)) {
+  if (!(await allowed(status))) {
     await services().store.audit(accountId, [
       requestEntry(caller, action, `refused: ${refusal.code}`),
     ]);
     throw refusal;
   }
-  await client.raiseEvent(migrationInstanceId(accountId, status.attempt), event, {
-    ...data,
-    by: caller.email,
-  });
+  await client
+    .raiseEvent(migrationInstanceId(accountId, status.attempt), event, {
+      ...data,
+      by: caller.email,
+    })
+    .catch((e: unknown) => {
+      // A won cancel is already honoured through the gate (copies stop, the switch-over is refused);
+      // the event only wakes a waiting migration, which may have ended meanwhile.
+      if (event !== 'Cancel') throw e;
+    });
   await services().store.audit(accountId, [
     requestEntry(caller, action, 'accepted', 'mpnId' in data ? String(data.mpnId) : undefined),
   ]);
@@ -394,7 +417,10 @@ export function submitWorkEmail(
       accountId,
       'WorkEmail',
       { workEmail: body.workEmail },
-      (s) => s.status === 'awaiting-work-email',
+      // R-TEN-3: an MPN ID in another tenant is fixed by a work e-mail in that tenant, too.
+      (s) =>
+        s.status === 'awaiting-work-email' ||
+        (s.status === 'awaiting-mpn' && s.error?.code === 'mpn-tenant-mismatch'),
       new ConflictError(
         'not-waiting-for-work-email',
         'The migration is not waiting for a work e-mail address.',
@@ -439,7 +465,12 @@ export function cancelMigration(
       accountId,
       'Cancel',
       {},
-      (s) => CANCELLABLE.has(s.status),
+      // The cancel and the switch-over race for the attempt's gate: the first one written holds. A won
+      // (or repeated) cancel stops every copy before its next write, event or no event.
+      async (s) =>
+        CANCELLABLE.has(s.status) &&
+        (await services().gate.decide(accountId, s.attempt, 'cancelled', caller.email)) ===
+          'cancelled',
       new ConflictError(
         'too-late-to-cancel',
         'The switch-over has begun (or the migration is over): it can no longer be cancelled.',

@@ -59,6 +59,7 @@ const migrationErrorSchema = z
     message: z.string(),
     expectedTenant: tenantSchema.optional(),
     signUpUrl: z.string().optional(),
+    rejectedWorkEmail: z.string().optional(),
   })
   .openapi('MigrationError');
 

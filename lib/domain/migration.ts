@@ -42,6 +42,12 @@ export type MigrationStatusValue = (typeof MIGRATION_STATUSES)[number];
 
 /** Statuses after which a new attempt may start (api.md: "a new attempt only after failed or cancelled"). */
 export const RESTARTABLE: ReadonlySet<MigrationStatusValue> = new Set(['failed', 'cancelled']);
+/**
+ * The decision that ends an attempt's copying, written once per attempt (insert-if-absent): a cancel or a
+ * failed copy races the switch-over, and the first one written holds (lib/store/gate.ts).
+ */
+export type GateDecision = 'cancelled' | 'failed' | 'switching-over';
+
 /** Statuses in which cancel is still honoured (before switch-over began). */
 export const CANCELLABLE: ReadonlySet<MigrationStatusValue> = new Set([
   'awaiting-work-email',
@@ -61,6 +67,8 @@ export interface MigrationError {
   message: string;
   expectedTenant?: Tenant;
   signUpUrl?: string;
+  /** the work e-mail address this error refused (R-TEN-1): the status no longer shows it as current */
+  rejectedWorkEmail?: string;
 }
 
 /** One line of the audit trail (R-OPS-2); `key` makes a retried write land on the same row. */
@@ -95,22 +103,79 @@ export interface MigrationStatus {
   updatedAt: string;
 }
 
+/**
+ * R-MPN-1: the source's "join MPN" link (its section "Sign up for Microsoft Partner Network program":
+ * "[hier deel nemen]"), which signs a company up for an MPN ID. Not the commercial-marketplace enrollment
+ * link, which belongs to R-D365-2.
+ */
 export const MPN_SIGN_UP_URL =
-  'https://partner.microsoft.com/dashboard/account/v3/enrollment/introduction/partnership';
+  'https://signup.microsoft.com/signup?sku=StoreForBusinessIW&origin=partnerdashboard&culture=en-us&ru=https://partner.microsoft.com/dashboard/account/v3/xpu/onboard?ru=/dashboard/account/v3/enrollment/companyprofile/basicpartnernetwork/new';
+
+/** The source's "send a support ticket" link (section "Additional resources"). */
+export const SUPPORT_URL = 'https://aka.ms/MarketplacePublisherSupport';
+
+/** The source's way back to a migrated account: the commercial marketplace dashboard in Partner Center. */
+export const DASHBOARD_URL =
+  'https://partner.microsoft.com/dashboard/commercial-marketplace/overview';
+
+/** R-COPY-1: only active (live) offers move; drafts and deprecated offers stay in CPP. */
+export function isActiveOffer(offer: { status: string }): boolean {
+  return offer.status === 'live';
+}
+
+/**
+ * Which tenant a work e-mail must be in, and why (R-TEN-2/3): the tenant the MPN ID is registered in
+ * when there is one, else the CPP account's own tenant; an msa account without an MPN ID has none.
+ */
+export interface TenantExpectation {
+  tenant: Tenant;
+  because: 'mpn-id' | 'cpp-account';
+  mpnId?: string;
+}
 
 /** What the tenant check found (conventions §4: business outcomes are values). */
 export type TenantCheck =
   | { kind: 'ok'; tenant: Tenant }
-  | { kind: 'personal-email-not-allowed'; domain: string }
-  | { kind: 'tenant-not-found'; domain: string }
-  | { kind: 'tenant-mismatch'; expectedTenant: Tenant; actualTenantId: string };
+  | {
+      kind: 'personal-email-not-allowed';
+      workEmail: string;
+      domain: string;
+      expected?: TenantExpectation;
+    }
+  | { kind: 'tenant-not-found'; workEmail: string; domain: string; expected?: TenantExpectation }
+  | {
+      kind: 'tenant-mismatch';
+      workEmail: string;
+      expected: TenantExpectation;
+      actualTenantId: string;
+    }
+  | PartnerRefusal;
 
 export type MpnCheck =
   | { kind: 'ok'; mpnId: string; partnerName: string }
   | { kind: 'mpn-required' }
   | { kind: 'mpn-not-found'; mpnId: string }
   | { kind: 'mpn-certificate-invalid'; mpnId: string; certificateState: string }
-  | { kind: 'mpn-tenant-mismatch'; mpnId: string; expectedTenant: Tenant };
+  | { kind: 'mpn-tenant-mismatch'; mpnId: string; expectedTenant: Tenant }
+  | PartnerRefusal;
+
+/**
+ * A partner service refused a request for good (a 4xx other than 408/409/429): retrying cannot help, so
+ * the activity returns it as a value (an exception would lose its class on the way to the orchestrator).
+ */
+export interface PartnerRefusal {
+  kind: 'partner-refused';
+  /** e.g. "Partner Center answered 403 (code 800003: …)"; never a request or response body */
+  reason: string;
+}
+
+/** The sentence that says which tenant is expected and why, or undefined without an expectation. */
+function whyTenant(e: TenantExpectation | undefined): string {
+  if (!e) return '';
+  return e.because === 'mpn-id'
+    ? `${e.tenant.name}, the tenant your MPN ID${e.mpnId ? ` ${e.mpnId}` : ''} is registered in`
+    : `${e.tenant.name}, the tenant of your Cloud Partner Portal account`;
+}
 
 /** The owner-fixable error a failed check puts in the status, with a sentence a person can act on. */
 export function errorFor(
@@ -120,44 +185,53 @@ export function errorFor(
     case 'personal-email-not-allowed':
       return {
         code: check.kind,
-        message: `${check.domain} is a personal e-mail domain. Enter your work e-mail address in your organisation's Microsoft Entra ID tenant.`,
+        message: `${check.workEmail} is a personal address (${check.domain}). Enter your work e-mail address in ${check.expected ? whyTenant(check.expected) : "your organisation's Microsoft Entra ID tenant"}.`,
+        rejectedWorkEmail: check.workEmail,
       };
     case 'tenant-not-found':
       return {
         code: check.kind,
-        message: `No Microsoft Entra ID tenant uses the domain ${check.domain}. Check the address, or use an address of the tenant your MPN ID is registered in.`,
+        message: `No Microsoft Entra ID tenant uses the domain ${check.domain} of ${check.workEmail}. Check the address${check.expected ? `, or use a work e-mail address in ${whyTenant(check.expected)}` : ''}.`,
+        rejectedWorkEmail: check.workEmail,
       };
     case 'tenant-mismatch':
-      // R-TEN-3: the error names the expected tenant.
+      // R-TEN-3: the error names the expected tenant, and why it is the expected one.
       return {
         code: check.kind,
-        message: `This e-mail address belongs to another tenant. Use a work e-mail address in ${check.expectedTenant.name}, the tenant your MPN ID is registered in.`,
-        expectedTenant: check.expectedTenant,
+        message: `${check.workEmail} is not in ${check.expected.tenant.name}. Use a work e-mail address in ${whyTenant(check.expected)}.`,
+        expectedTenant: check.expected.tenant,
+        rejectedWorkEmail: check.workEmail,
       };
     case 'mpn-required':
       return {
         code: check.kind,
         message:
-          'Your account has no MPN ID. Enroll in the Microsoft Partner Network, then enter your MPN ID here.',
+          'Your account has no MPN ID. Join the Microsoft Partner Network to get one, then enter your MPN ID here.',
         signUpUrl: MPN_SIGN_UP_URL,
       };
     case 'mpn-not-found':
       return {
         code: check.kind,
-        message: `MPN ID ${check.mpnId} does not exist. Check the number, or enroll in the Microsoft Partner Network.`,
+        message: `MPN ID ${check.mpnId} does not exist. Check the number, or join the Microsoft Partner Network and enter your new MPN ID.`,
         signUpUrl: MPN_SIGN_UP_URL,
       };
     case 'mpn-certificate-invalid':
       return {
         code: check.kind,
-        message: `The certificate of MPN ID ${check.mpnId} is ${check.certificateState}. Renew your membership, or enroll again and enter the new MPN ID.`,
+        message: `The certificate of MPN ID ${check.mpnId} is ${check.certificateState}. Sign up for the Microsoft Partner Network, then enter your valid MPN ID here.`,
         signUpUrl: MPN_SIGN_UP_URL,
       };
     case 'mpn-tenant-mismatch':
+      // R-TEN-3 / R-MPN-2: fixable in the same migration, by either answer the message offers.
       return {
         code: check.kind,
-        message: `MPN ID ${check.mpnId} is registered in ${check.expectedTenant.name}, not in your work e-mail's tenant. Use a work e-mail address in ${check.expectedTenant.name}, or another MPN ID.`,
+        message: `MPN ID ${check.mpnId} is registered in ${check.expectedTenant.name}, not in your work e-mail's tenant. Enter a work e-mail address in ${check.expectedTenant.name}, or another MPN ID.`,
         expectedTenant: check.expectedTenant,
+      };
+    case 'partner-refused':
+      return {
+        code: check.kind,
+        message: `A partner service refused the request: ${check.reason}. Retrying will not help: open a support ticket at ${SUPPORT_URL}.`,
       };
   }
 }
@@ -182,6 +256,13 @@ export function withStep(
 ): Step[] {
   return steps.map((s) =>
     s.name === name ? { name, state, updatedAt: at, ...(detail ? { detail } : {}) } : s,
+  );
+}
+
+/** Every step still running or waiting becomes `state` (a stopped migration leaves none running). */
+export function settleSteps(steps: Step[], state: StepState, at: string, detail: string): Step[] {
+  return steps.map((s) =>
+    s.state === 'running' || s.state === 'waiting' ? { ...s, state, detail, updatedAt: at } : s,
   );
 }
 

@@ -113,20 +113,21 @@ export function reminderMail(f: ReminderFacts): MailText {
   };
 }
 
-/** R-COPY-5: the personal link to the new Partner Center account. */
+/** R-COPY-5: the personal link to the new Partner Center account, and the dashboard that leads back to it. */
 export function migratedMail(
   language: Language,
   accountId: string,
   partnerCenterUrl: string,
+  dashboardUrl: string,
 ): MailText {
   if (language === 'nl')
     return {
       subject: 'Uw account staat nu in Partner Center',
-      text: `Uw Cloud Partner Portal-account ${accountId} is verhuisd. Beheer het vanaf nu in Partner Center via uw persoonlijke link: ${partnerCenterUrl}\n`,
+      text: `Uw Cloud Partner Portal-account ${accountId} is verhuisd naar Partner Center. Activeer en beheer het met uw persoonlijke link: ${partnerCenterUrl}. Daarna vindt u het terug via het dashboard van de commerciële marketplace: ${dashboardUrl}\n`,
     };
   return {
     subject: 'Your account now lives in Partner Center',
-    text: `Your Cloud Partner Portal account ${accountId} has moved. Manage it in Partner Center from now on with your personal link: ${partnerCenterUrl}\n`,
+    text: `Your Cloud Partner Portal account ${accountId} has moved to Partner Center. Activate and manage it with your personal link: ${partnerCenterUrl}. Afterwards you can return to it through the commercial marketplace dashboard: ${dashboardUrl}\n`,
   };
 }
 

@@ -195,8 +195,9 @@ export function createPartnerAdapters(
 
   const partnerCenter: PartnerCenter = {
     async getMpnProfile(mpnId, tenant) {
+      // An MPN ID Partner Center refuses as malformed (400) is one that does not exist: the owner fixes it.
       const res = await pc.request<MpnProfile>(`v1/profiles/mpn?mpnId=${enc(mpnId)}`, {
-        accept: [404],
+        accept: [400, 404],
         tenant: tenant ?? UNKNOWN_TENANT,
       });
       return res.status === 200 ? res.body : undefined;

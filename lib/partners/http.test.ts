@@ -104,6 +104,17 @@ describe('PartnerHttpClient', () => {
     expect(seen).toHaveLength(1);
   });
 
+  it('retries 408 and 409 (a conflict that clears), permanent only for the other 4xx', async () => {
+    const { url, seen } = await scripted([
+      { status: 408 },
+      { status: 409, body: { code: 2000, description: 'operation in progress' } },
+      { status: 200, body: {} },
+    ]);
+    const client = new PartnerHttpClient({ baseUrl: url, ...fast, sleep: async () => {} });
+    expect((await client.request('/v1/x', { method: 'POST', body: {} })).status).toBe(200);
+    expect(seen).toHaveLength(3);
+  });
+
   it('returns accepted statuses as answers', async () => {
     const { url } = await scripted([{ status: 404, body: { code: 3000 } }]);
     const res = await new PartnerHttpClient({ baseUrl: url, ...fast }).request('/v1/mpn', {

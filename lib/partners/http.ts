@@ -2,7 +2,7 @@
 // a stable MS-RequestId per logical write, and a rate limiter per partner tenant (R-OPS-3).
 import { randomUUID } from 'node:crypto';
 
-/** A failure worth retrying (timeouts, 429, 5xx): the orchestration's retry policy may try again. */
+/** A failure worth retrying (timeouts, 408, 409, 429, 5xx): the orchestration's retry policy may try again. */
 export class TransientPartnerError extends Error {
   constructor(
     message: string,
@@ -15,7 +15,7 @@ export class TransientPartnerError extends Error {
   }
 }
 
-/** A failure that retrying cannot fix (4xx other than 408/429). Carries the service's error body. */
+/** A failure that retrying cannot fix (4xx other than 408/409/429). Carries the service's error body. */
 export class PermanentPartnerError extends Error {
   constructor(
     message: string,
@@ -188,7 +188,8 @@ export class PartnerHttpClient {
       }
       if (res.ok || o.accept?.includes(res.status))
         return { status: res.status, body: body as T, headers: res.headers };
-      const transient = res.status === 408 || res.status === 429 || res.status >= 500;
+      // 409 is a conflict with a concurrent operation on the service's side: it clears, so it is retried.
+      const transient = [408, 409, 429].includes(res.status) || res.status >= 500;
       const summary = `${method} ${url.pathname} answered ${res.status}`;
       if (!transient) throw new PermanentPartnerError(summary, res.status, body);
       const retryAfterMs = parseRetryAfter(res.headers.get('retry-after'));
