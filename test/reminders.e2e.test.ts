@@ -302,3 +302,84 @@ describe('a deadline already past at start-up, sweeps at once, a crash and a fai
     for (const id of UNFINISHED) expect(got[owners[id]!], id).toHaveLength(1);
   }, 60_000);
 });
+
+// DST weeks: each reminder leaves at 08:00 local time on its day, before and after the clocks change.
+describe.each([
+  {
+    zone: 'Europe/Amsterdam',
+    deadline: '2019-10-29T23:59:59+01:00',
+    schedule: '0 30 0 * * *', // 01:30 or 02:30 in Amsterdam: the same local day
+    due: [
+      ['2019-10-22', 7, '2019-10-22T06:00:00.000Z'], // CEST
+      ['2019-10-26', 3, '2019-10-26T06:00:00.000Z'], // CEST, the night before the change
+      ['2019-10-28', 1, '2019-10-28T07:00:00.000Z'], // CET
+    ],
+    fireAt: (day: string) => `${day}T00:30:00.000Z`,
+  },
+  {
+    zone: 'America/Los_Angeles',
+    deadline: '2019-11-05T23:59:59-08:00',
+    schedule: '0 0 10 * * *', // 03:00 or 02:00 in Los Angeles
+    due: [
+      ['2019-10-29', 7, '2019-10-29T15:00:00.000Z'], // PDT
+      ['2019-11-02', 3, '2019-11-02T15:00:00.000Z'], // PDT, the night before the change
+      ['2019-11-04', 1, '2019-11-04T16:00:00.000Z'], // PST
+    ],
+    fireAt: (day: string) => `${day}T10:00:00.000Z`,
+  },
+] as const)('the DST week in $zone', ({ zone, deadline, schedule, due, fireAt }) => {
+  let e: E2E;
+  beforeAll(async () => {
+    e = await startE2E(
+      `dst${zone.slice(0, 3)}`,
+      {
+        MIGRATION_DEADLINE: deadline,
+        MIGRATION_TIME_ZONE: zone,
+        REMINDER_OFFSETS_DAYS: '7,3,1',
+        REMINDER_SCHEDULE: schedule,
+        OUTBOX_SCHEDULE: '0 0 0 1 1 *',
+      },
+      [`--virtual-clock=${due[0][0]}T00:00:00Z`],
+    );
+  });
+  afterAll(() => e?.close());
+
+  it('sends each reminder at 08:00 local time, whichever side of the change its day is', async () => {
+    const owner = (await ownersOf(e))['cpp-litware']!;
+    const token = await e.token(owner);
+    let fired = 0;
+    // Day by day, as real time goes: the timer fires early in each local day.
+    const first = Date.parse(`${due[0][0]}T00:00:00Z`);
+    const last = Date.parse(`${due[due.length - 1]![0]}T00:00:00Z`);
+    for (let t = first; t <= last; t += 86_400_000) {
+      const day = new Date(t).toISOString().slice(0, 10);
+      await setClock(e, fireAt(day));
+      fired++;
+      await until('the timer run to return', () =>
+        Promise.resolve(
+          (e.app.output().match(/Executed 'Functions\.deadlineReminders' \(Succeeded/g) ?? [])
+            .length >= fired
+            ? true
+            : undefined,
+        ),
+      );
+      const id = sweepId(day, deadline);
+      const slot = due.find(([d]) => d === day);
+      if (!slot) {
+        await sweepDone(e, id); // nothing new is due that day: the ledger already has the latest slot
+        continue;
+      }
+      const [, offset, at] = slot;
+      // The day's sweep waits for 08:00 local: exactly then, and not a minute earlier, it sends.
+      await setClock(e, new Date(Date.parse(at) - 60_000).toISOString());
+      expect((await instance(e, id)).runtimeStatus).toBe('Running');
+      await setClock(e, at);
+      await sweepDone(e, id);
+      const sent = await e.call('GET', '/api/accounts/cpp-litware/reminders', { token });
+      expect(sent.body.items.at(-1)).toMatchObject({ offsetDays: offset, sentAt: at });
+    }
+    expect(byRecipient(await mail(e))[owner]?.map((s) => /^(\d+) days? left/.exec(s)?.[1])).toEqual(
+      ['7', '3', '1'],
+    );
+  }, 120_000);
+});
