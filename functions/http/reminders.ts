@@ -59,7 +59,8 @@ export async function deadlineReminders(
 ): Promise<void> {
   const slot = timer.scheduleStatus?.next ? new Date(timer.scheduleStatus.next) : undefined;
   const now = new Date();
-  const at = slot && !Number.isNaN(slot.getTime()) && slot < now ? slot : now;
+  // A past-due run stands for a missed occurrence: the day is today's, not the missed one's.
+  const at = slot && !timer.isPastDue && !Number.isNaN(slot.getTime()) && slot <= now ? slot : now;
   const r = await startSweep(client, services().schedule, at, 'timer');
   ctx.log(
     r.started
