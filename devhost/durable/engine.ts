@@ -17,6 +17,7 @@ import {
   rowToEvent,
   type HistoryEvent,
 } from './history.js';
+import { stateColumns, stateText } from './checkpoint.js';
 import {
   DurableStore,
   MESSAGE_PREFIX,
@@ -429,11 +430,8 @@ export class DurableEngine implements DurableEngineApi {
     inst.messages = [];
     if (part.sentinel) {
       inst.sentinelEtag = part.sentinel.etag;
-      const stateText = [0, 1, 2, 3, 4, 5, 6, 7]
-        .map((i) => part.sentinel![i === 0 ? 'State' : `State__${i}`])
-        .filter((v): v is string => typeof v === 'string')
-        .join('');
-      if (stateText) inst.state = JSON.parse(stateText) as EngineState;
+      const text = stateText(part.sentinel);
+      if (text) inst.state = JSON.parse(text) as EngineState;
       if (
         typeof part.sentinel.EntityState === 'string' ||
         part.sentinel.EntityExists !== undefined
@@ -1790,7 +1788,6 @@ export class DurableEngine implements DurableEngineApi {
       // A finished execution leaves no work behind.
       for (const t of inst.tasks.values()) if (!consumedTasks.includes(t)) deletes.push(t.rowKey);
     }
-    const stateText = JSON.stringify(state);
     const sentinel: TableEntity = {
       partitionKey: pk,
       rowKey: SENTINEL,
@@ -1798,7 +1795,7 @@ export class DurableEngine implements DurableEngineApi {
       IsCheckpointComplete: true,
       CheckpointCompletedTimestamp: now,
       HistoryCount: state.historyCount,
-      ...chunkState(stateText),
+      ...stateColumns(JSON.stringify(state)),
     };
     const sentinelOp: Op = inst.sentinelEtag
       ? ['update', sentinel, 'Replace', { etag: inst.sentinelEtag }]
@@ -2034,15 +2031,6 @@ function taskRow(t: TaskRecord, executionId: string): Record<string, unknown> {
   if (t.target) row.Target = t.target;
   if (t.message) row.Message = t.message;
   return row;
-}
-
-/** The engine state JSON, split across State, State__1, … (32K characters per property). */
-function chunkState(text: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const size = 30_000;
-  for (let i = 0; i * size < text.length || i === 0; i++)
-    out[i === 0 ? 'State' : `State__${i}`] = text.slice(i * size, (i + 1) * size);
-  return out;
 }
 
 /** The activity input text the real host hands the worker (§8.1): strings are already JSON text. */

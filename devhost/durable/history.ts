@@ -100,19 +100,27 @@ export function encodeLarge(props: Record<string, unknown>): Record<string, unkn
   return out;
 }
 
+/**
+ * Joins what `encodeLarge` split. Rows written before `<Name>__n` existed (the replay state's columns) carry
+ * no count: their consecutive parts are joined until one is missing.
+ */
 export function decodeLarge(row: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(row)) {
     if (/__(\d+|n)$/.test(k) || RESERVED.has(k)) continue;
+    if (typeof v !== 'string') {
+      out[k] = v;
+      continue;
+    }
     const n = row[`${k}__n`];
-    if (typeof n === 'number' && typeof v === 'string') {
-      let s = v;
-      for (let i = 1; i < n; i++) {
-        const part = row[`${k}__${i}`];
-        s += typeof part === 'string' ? part : '';
-      }
-      out[k] = s;
-    } else out[k] = v;
+    const count = typeof n === 'number' ? n : Number.POSITIVE_INFINITY;
+    let s = v;
+    for (let i = 1; i < count; i++) {
+      const part = row[`${k}__${i}`];
+      if (typeof part === 'string') s += part;
+      else if (count === Number.POSITIVE_INFINITY) break;
+    }
+    out[k] = s;
   }
   return out;
 }
