@@ -9,7 +9,8 @@ import { entityInstanceId, isEntityId, signalMessage } from './entities.js';
 import type { HistoryEvent } from './history.js';
 import type { InstanceStore } from './instanceStore.js';
 import { MESSAGE_PREFIX, type InboundMessage, type InstanceRow } from './model.js';
-import { DurableFunctions, nFormatGuid, Scheduler } from './scheduler.js';
+import { DurableFunctions } from './functions.js';
+import { nFormatGuid, Scheduler } from './scheduler.js';
 import { historyForStatus, statusPayload } from './status.js';
 import {
   DurableError,

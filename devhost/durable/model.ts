@@ -66,6 +66,34 @@ export interface ReplayState {
   customStatus: string;
 }
 
+/** The Instances row of an instance that has not run yet. */
+export function pendingRow(
+  name: string,
+  input: string | null,
+  now: Date,
+  executionId: string,
+  hubName: string,
+): InstanceRow {
+  return {
+    Name: name,
+    Version: '',
+    Input: input,
+    Output: null,
+    CustomStatus: 'null',
+    RuntimeStatus: 'Pending',
+    CreatedTime: now,
+    LastUpdatedTime: now,
+    CompletedTime: null,
+    ExecutionId: executionId,
+    TaskHubName: hubName,
+    Generation: 0,
+    ParentInstanceId: null,
+    ParentExecutionId: null,
+    ParentTaskScheduledId: null,
+    ParentName: null,
+  };
+}
+
 export function initialState(executionId: string): ReplayState {
   return {
     executionId,

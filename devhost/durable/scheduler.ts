@@ -2,8 +2,6 @@
 // activities, timers, sub-orchestrations and entity requests, and the commit of each episode's result.
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../clock.js';
-import type { RegisteredFunction } from '../core.js';
-import { triggerOf } from '../http/router.js';
 import { describeError, type Invoker } from '../invoke.js';
 import type { HostLogger } from '../logger.js';
 import {
@@ -22,10 +20,7 @@ import { EventType, type HistoryEvent } from './history.js';
 import type { InstanceStore } from './instanceStore.js';
 import {
   initialState,
-  MESSAGE_PREFIX,
-  TASK_PREFIX,
-  taskKey,
-  type Completion,
+  pendingRow,
   type EntityState,
   type EpisodeResult,
   type InboundMessage,
@@ -34,8 +29,10 @@ import {
   type ReplayState,
 } from './model.js';
 import type { OrchestratorOutcome } from './protocol.js';
+import { Dispatcher, type DispatchHost } from './dispatch.js';
+import { DurableFunctions, Semaphore } from './functions.js';
 import { TERMINAL_STATUSES } from './types.js';
-import { activityCompletion, errorMessage, orchestratorOutcome, replayRequest } from './worker.js';
+import { errorMessage, orchestratorOutcome, replayRequest } from './worker.js';
 
 /** Instances kept in memory (as extended sessions do); idle ones beyond this are dropped and re-read on demand. */
 const MAX_CACHED = 5000;
@@ -65,51 +62,8 @@ export interface Instance {
   entity?: EntityState;
 }
 
-class Semaphore {
-  #free: number;
-  readonly #waiting: (() => void)[] = [];
-  constructor(n: number) {
-    this.#free = n;
-  }
-  async run<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.#free > 0) this.#free--;
-    else await new Promise<void>((r) => this.#waiting.push(r));
-    try {
-      return await fn();
-    } finally {
-      const next = this.#waiting.shift();
-      if (next) next();
-      else this.#free++;
-    }
-  }
-}
-
 export function nFormatGuid(): string {
   return randomUUID().replace(/-/g, '');
-}
-
-interface Registered {
-  fn: RegisteredFunction;
-  trigger: string;
-}
-
-/** The app's Durable functions by lower-cased name and trigger type. */
-export class DurableFunctions {
-  readonly orchestrators = new Map<string, Registered>();
-  readonly activities = new Map<string, Registered>();
-  readonly entities = new Map<string, Registered>();
-
-  constructor(functions: Iterable<RegisteredFunction>) {
-    for (const fn of functions) {
-      const t = triggerOf(fn);
-      const type = t?.[1].type?.toLowerCase();
-      const entry = { fn, trigger: t?.[0] ?? '' };
-      const key = fn.metadata.name.toLowerCase();
-      if (type === 'orchestrationtrigger') this.orchestrators.set(key, entry);
-      else if (type === 'activitytrigger') this.activities.set(key, entry);
-      else if (type === 'entitytrigger') this.entities.set(key, entry);
-    }
-  }
 }
 
 export interface SchedulerOptions {
@@ -131,18 +85,18 @@ function completedIds(history: readonly HistoryEvent[]): Set<number> {
   return ids;
 }
 
-export class Scheduler {
+export class Scheduler implements DispatchHost {
   readonly #store: InstanceStore;
   readonly #invoker: Invoker;
   readonly #logger: HostLogger;
   readonly #clock: Clock;
   readonly #functions: DurableFunctions;
   readonly #instances = new Map<string, Instance>();
-  readonly #activitySlots: Semaphore;
   readonly #episodeSlots: Semaphore;
   readonly #watchers = new Set<() => void>();
   readonly #inflight = new Set<Promise<unknown>>();
   #stopped = false;
+  readonly #dispatcher: Dispatcher;
 
   constructor(o: SchedulerOptions) {
     this.#store = o.store;
@@ -150,8 +104,13 @@ export class Scheduler {
     this.#logger = o.logger;
     this.#clock = o.clock;
     this.#functions = o.functions;
-    this.#activitySlots = new Semaphore(o.maxConcurrentActivityFunctions);
     this.#episodeSlots = new Semaphore(o.maxConcurrentOrchestratorFunctions);
+    const activitySlots = new Semaphore(o.maxConcurrentActivityFunctions);
+    this.#dispatcher = new Dispatcher({ ...o, activitySlots }, this);
+  }
+
+  get stopped(): boolean {
+    return this.#stopped;
   }
 
   async stop(): Promise<void> {
@@ -161,7 +120,8 @@ export class Scheduler {
     await Promise.allSettled([...this.#inflight]);
   }
 
-  #track<T>(p: Promise<T>): void {
+  /** Runs `p` in the background, logging its failure; stop() waits for it. */
+  track(p: Promise<unknown>): void {
     const tracked = p.catch((e: unknown) => {
       this.#logger.error('Host.General', `Durable engine error: ${describeError(e)}`);
     });
@@ -270,7 +230,7 @@ export class Scheduler {
     inst.loaded = true;
     if (stale.length) await this.#store.removeWork(inst.id, stale);
     this.#repairRow(inst);
-    for (const t of inst.tasks.values()) this.#dispatch(inst, t);
+    for (const t of inst.tasks.values()) this.#dispatcher.dispatch(inst, t);
   }
 
   /** A crash between the history commit and the Instances update leaves the row behind: repair it. */
@@ -306,7 +266,7 @@ export class Scheduler {
         else await this.#episode(inst);
       } while (inst.again && !this.#stopped);
     };
-    this.#track(
+    this.track(
       run()
         .catch((e: unknown) => {
           // A storage hiccup must not strand the instance: re-read it and try again shortly.
@@ -325,122 +285,6 @@ export class Scheduler {
     );
   }
 
-  #dispatch(inst: Instance, task: LiveTask): void {
-    if (task.dispatched || task.completion || this.#stopped) return;
-    task.dispatched = true;
-    switch (task.kind) {
-      case 'activity':
-        this.#track(this.#runActivity(inst, task));
-        break;
-      case 'timer':
-        task.cancelTimer = this.#clock.at(new Date(task.fireAt!), () => this.kick(inst.id));
-        break;
-      case 'suborch':
-        this.#track(this.#startChild(inst, task));
-        break;
-      case 'send':
-        this.#track(this.#send(inst, task));
-        break;
-    }
-  }
-
-  async #runActivity(inst: Instance, task: LiveTask): Promise<void> {
-    const executionId = inst.state?.executionId;
-    const completion = await this.#activitySlots.run(async (): Promise<Completion> => {
-      const entry = this.#functions.activities.get(task.name.toLowerCase());
-      if (!entry) {
-        return {
-          ok: false,
-          reason: `The function '${task.name}' doesn't exist, is disabled, or is not an activity function.`,
-          details: '',
-        };
-      }
-      const input = task.input === null ? {} : { string: task.input };
-      const outcome = await this.#invoker.invoke(
-        entry.fn,
-        {
-          inputData: [{ name: entry.trigger, data: input }],
-          triggerMetadata: { instanceId: { string: inst.id } },
-        },
-        `(Activity of orchestration ${inst.id})`,
-      );
-      return activityCompletion(outcome, entry.fn.metadata.name);
-    });
-    // The result waits in memory for the next episode, which commits it with the history (at-least-once).
-    const current = inst.tasks.get(task.key);
-    if (inst.state?.executionId !== executionId || !current) return;
-    current.completion = completion;
-    this.kick(inst.id);
-  }
-
-  async #startChild(parent: Instance, task: LiveTask): Promise<void> {
-    const childId = task.childId!;
-    const executionId = parent.state!.executionId;
-    const existing = await this.#store.getInstance(childId);
-    if (
-      existing &&
-      existing.ParentInstanceId === parent.id &&
-      existing.ParentTaskScheduledId === task.sequenceId &&
-      existing.ParentExecutionId === executionId
-    ) {
-      if (TERMINAL_STATUSES.has(existing.RuntimeStatus))
-        await this.deliverChildResult(parent.id, executionId, task.sequenceId, existing);
-      else this.kick(childId);
-      return;
-    }
-    if (existing && !TERMINAL_STATUSES.has(existing.RuntimeStatus)) {
-      await this.#completeTask(parent.id, executionId, task.sequenceId, {
-        ok: false,
-        reason: `An orchestration with instance ID '${childId}' already exists and is still running.`,
-        details: '',
-      });
-      return;
-    }
-    if (existing) await this.purge(childId);
-    await this.#store.createInstance(
-      childId,
-      this.newRow(task.name, task.input, {
-        ParentInstanceId: parent.id,
-        ParentExecutionId: executionId,
-        ParentTaskScheduledId: task.sequenceId,
-        ParentName: parent.row?.Name ?? null,
-      }),
-    );
-    this.#instances.delete(childId);
-    this.kick(childId);
-  }
-
-  async deliverChildResult(
-    parentId: string,
-    executionId: string,
-    taskId: number,
-    child: InstanceRow,
-  ): Promise<void> {
-    const completion: Completion =
-      child.RuntimeStatus === 'Completed'
-        ? { ok: true, result: child.Output }
-        : {
-            ok: false,
-            reason: child.Output ?? `Sub-orchestration ${child.RuntimeStatus.toLowerCase()}`,
-            details: '',
-          };
-    await this.#completeTask(parentId, executionId, taskId, completion);
-  }
-
-  /** Records a durable completion (sub-orchestrations) on the parent's task row, then wakes the parent. */
-  async #completeTask(
-    instanceId: string,
-    executionId: string,
-    taskId: number,
-    completion: Completion,
-  ): Promise<void> {
-    const key = taskKey(executionId, taskId);
-    if (!(await this.#store.completeTask(instanceId, key, completion))) return;
-    const task = this.#instances.get(instanceId)?.tasks.get(key);
-    if (task) task.completion = completion;
-    this.kick(instanceId);
-  }
-
   /** Stores a message for an instance and hands it to the instance in memory (idempotent by key). */
   async deliver({ to, message }: Delivery, stored: 'add' | 'put' = 'put'): Promise<boolean> {
     if (stored === 'add') {
@@ -450,21 +294,6 @@ export class Scheduler {
     if (target && !target.messages.some((m) => m.key === message.key))
       target.messages.push(message);
     return true;
-  }
-
-  /** Delivers an entity request (signal or call) to the entity's partition; idempotent by request id. */
-  async #send(inst: Instance, task: LiveTask): Promise<void> {
-    const key = `${MESSAGE_PREFIX}${task.key.slice(TASK_PREFIX.length)}`;
-    const message: InboundMessage = {
-      key,
-      kind: 'entityOp',
-      name: task.name,
-      input: task.message ?? null,
-    };
-    await this.deliver({ to: task.target!, message });
-    await this.#store.removeWork(inst.id, [task.key]);
-    inst.tasks.delete(task.key);
-    this.kick(task.target!);
   }
 
   // ---------------------------------------------------------------- episodes
@@ -549,11 +378,11 @@ export class Scheduler {
     inst.messages = inst.messages.filter((m) => !result.consumedMessages.includes(m));
     for (const t of result.newTasks) inst.tasks.set(t.key, t);
     this.#saveRow(inst, result.instanceUpdate);
-    for (const t of result.newTasks) this.#dispatch(inst, t);
+    for (const t of result.newTasks) this.#dispatcher.dispatch(inst, t);
     const row = inst.row;
     if (result.finished && row?.ParentInstanceId && row.ParentExecutionId)
       if (row.ParentTaskScheduledId !== null)
-        await this.deliverChildResult(
+        await this.#dispatcher.deliverChildResult(
           row.ParentInstanceId,
           row.ParentExecutionId,
           row.ParentTaskScheduledId,
@@ -595,7 +424,7 @@ export class Scheduler {
       this.#evict();
     });
     inst.rowWrite = p;
-    this.#track(p);
+    this.track(p);
   }
 
   // ---------------------------------------------------------------- entities
@@ -646,26 +475,8 @@ export class Scheduler {
 
   /** A Pending Instances row, as the client's start (or a parent's sub-orchestration) creates it. */
   newRow(name: string, input: string | null, parent: Partial<InstanceRow> = {}): InstanceRow {
-    const now = this.#clock.now();
-    return {
-      Name: name,
-      Version: '',
-      Input: input,
-      Output: null,
-      CustomStatus: 'null',
-      RuntimeStatus: 'Pending',
-      CreatedTime: now,
-      LastUpdatedTime: now,
-      CompletedTime: null,
-      ExecutionId: nFormatGuid(),
-      TaskHubName: this.#store.hubName,
-      Generation: 0,
-      ParentInstanceId: null,
-      ParentExecutionId: null,
-      ParentTaskScheduledId: null,
-      ParentName: null,
-      ...parent,
-    };
+    const row = pendingRow(name, input, this.#clock.now(), nFormatGuid(), this.#store.hubName);
+    return { ...row, ...parent };
   }
 
   /** Deletes an instance from memory and storage. */
