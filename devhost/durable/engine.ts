@@ -24,10 +24,6 @@ import {
 } from './types.js';
 import { parseJsonText } from './worker.js';
 
-export { entityInstanceId } from './entities.js';
-export { historyForStatus } from './status.js';
-export { parseJsonText } from './worker.js';
-
 export interface EngineOptions {
   store: InstanceStore;
   invoker: Invoker;

@@ -303,6 +303,7 @@ export function runEpisode(
       draft.status = 'Suspended';
       return resultOf(draft, inbox, { events: inbox.newEvents });
     case 'idle':
+      return resultOf(draft, inbox, { events: [] });
     case 'bookkeeping':
       draft.status = 'Running';
       return resultOf(draft, inbox, { events: [] });
