@@ -91,4 +91,34 @@ describe('SIGKILL and restart', () => {
       await host.stop();
     }
   }, 90_000);
+
+  it('resumes a fan-out of 1,000 retrying calls with long inputs after a kill once its first episode committed', async () => {
+    // The replay state then spans far more than eight columns of the sentinel (issue 9).
+    const hub = `RetryFan${Date.now()}`;
+    const log = path.join(mkdtempSync(path.join(tmpdir(), 'retryfan-')), 'activities.log');
+    let host = await spawnDevhost(app, { env: env(hub, log) });
+    const id = await new DurableApi(host).start('slowRetryFan', 'retry-fan', {
+      n: 1000,
+      ms: 20,
+      pad: 'p'.repeat(220),
+    });
+    // Activities start only once the episode that scheduled them committed.
+    const deadline = Date.now() + 20_000;
+    while (logLines(log).length === 0 && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 20));
+    await host.stop('SIGKILL');
+    expect(logLines(log).length).toBeGreaterThan(0);
+
+    host = await spawnDevhost(app, { env: env(hub, log) });
+    try {
+      const api = new DurableApi(host);
+      await api.waitFor(id, undefined, 60_000, '');
+      const s = (await api.status(id, 'showHistory=true&showHistoryOutput=true'))!;
+      expect(s.runtimeStatus).toBe('Completed');
+      expect(s.output).toBe((999 * 1000) / 2);
+      expectCleanHistory(s, 1000);
+    } finally {
+      await host.stop();
+    }
+  }, 120_000);
 });

@@ -197,6 +197,19 @@ function links(
   return managementUrls(instance, common, id);
 }
 
+interface Call {
+  engine: DurableEngineApi;
+  opts: DurableApiOptions;
+  req: IncomingMessage;
+  res: ServerResponse;
+  url: URL;
+  method: string;
+}
+
+function notAllowed({ res, method }: Call): void {
+  sendJson(res, 405, { Message: `${method} is not supported here.` });
+}
+
 async function route(
   engine: DurableEngineApi,
   opts: DurableApiOptions,
@@ -205,134 +218,133 @@ async function route(
   url: URL,
   parts: string[],
 ): Promise<void> {
-  const method = req.method ?? 'GET';
-  const q = url.searchParams;
+  const call: Call = { engine, opts, req, res, url, method: req.method ?? 'GET' };
   const [head, a, b, c] = parts;
-  const notAllowed = (): void =>
-    sendJson(res, 405, { Message: `${method} is not supported here.` });
+  if (head === 'orchestrators' && a) return startOrchestration(call, a, b);
+  if (head === 'instances' && !a) return instancesRoute(call);
+  if (head === 'instances' && (b === undefined || b === '')) return instanceRoute(call, a!);
+  if (head === 'instances') return instanceOperation(call, a!, b!, c);
+  if (head === 'entities' && a) return entityRoute(call, a, b === '$' ? '' : (b ?? ''));
+  sendJson(res, 404, { Message: `No Durable route ${call.method} ${url.pathname}.` });
+}
 
-  if (head === 'orchestrators' && a) {
-    if (method !== 'POST') return notAllowed();
-    const input = await jsonBody(req);
-    const id = await engine.start(a, b || undefined, input);
-    const mgmt = links(opts.baseUrl(), engine.hubName, id, opts.keys?.durableTask);
-    const timeout = q.get('timeout');
-    if (timeout && engine.waitFor) {
-      const status = await engine.waitFor(id, TERMINAL_STATUSES, Number(timeout) * 1000);
-      if (status && TERMINAL_STATUSES.has(status.runtimeStatus)) {
-        sendJson(res, 200, status.runtimeStatus === 'Completed' ? status.output : status);
-        return;
-      }
+async function startOrchestration(call: Call, name: string, id: string | undefined): Promise<void> {
+  const { engine, opts, req, res, url } = call;
+  if (call.method !== 'POST') return notAllowed(call);
+  const input = await jsonBody(req);
+  const instanceId = await engine.start(name, id || undefined, input);
+  const mgmt = links(opts.baseUrl(), engine.hubName, instanceId, opts.keys?.durableTask);
+  const timeout = url.searchParams.get('timeout');
+  if (timeout && engine.waitFor) {
+    const status = await engine.waitFor(instanceId, TERMINAL_STATUSES, Number(timeout) * 1000);
+    if (status && TERMINAL_STATUSES.has(status.runtimeStatus)) {
+      sendJson(res, 200, status.runtimeStatus === 'Completed' ? status.output : status);
+      return;
     }
-    sendJson(res, 202, mgmt, { location: mgmt.statusQueryGetUri!, 'retry-after': '10' });
+  }
+  sendJson(res, 202, mgmt, { location: mgmt.statusQueryGetUri!, 'retry-after': '10' });
+}
+
+/** `instances`: list (GET) or purge by filter (DELETE). */
+async function instancesRoute(call: Call): Promise<void> {
+  const { engine, req, res, url } = call;
+  const filter = filterFrom(url.searchParams);
+  if (call.method === 'GET') {
+    const token = req.headers['x-ms-continuation-token'];
+    if (typeof token === 'string' && token) filter.continuationToken = token;
+    const page = await engine.listInstances(filter);
+    const headers: Record<string, string> = page.continuationToken
+      ? { 'x-ms-continuation-token': page.continuationToken }
+      : {};
+    sendJson(res, 200, page.items, headers);
     return;
   }
+  if (call.method !== 'DELETE') return notAllowed(call);
+  if (!filter.createdTimeFrom)
+    throw new DurableError(400, 'createdTimeFrom is required to purge by filter.');
+  const deleted = await engine.purgeBy(filter);
+  if (deleted === 0) sendJson(res, 404, { instancesDeleted: 0 });
+  else sendJson(res, 200, { instancesDeleted: deleted });
+}
 
-  if (head === 'instances') {
-    const id = a ?? '';
-    if (!id) {
-      if (method === 'GET') {
-        const token = req.headers['x-ms-continuation-token'];
-        const filter = filterFrom(q);
-        if (typeof token === 'string' && token) filter.continuationToken = token;
-        const page = await engine.listInstances(filter);
-        sendJson(
-          res,
-          200,
-          page.items,
-          page.continuationToken ? { 'x-ms-continuation-token': page.continuationToken } : {},
-        );
-        return;
-      }
-      if (method === 'DELETE') {
-        const filter = filterFrom(q);
-        if (!filter.createdTimeFrom)
-          throw new DurableError(400, 'createdTimeFrom is required to purge by filter.');
-        const deleted = await engine.purgeBy(filter);
-        if (deleted === 0) sendJson(res, 404, { instancesDeleted: 0 });
-        else sendJson(res, 200, { instancesDeleted: deleted });
-        return;
-      }
-      return notAllowed();
-    }
-    if (b === undefined || b === '') {
-      if (method === 'GET') {
-        const status = await engine.getStatus(id, {
-          showHistory: bool(q.get('showHistory'), false),
-          showHistoryOutput: bool(q.get('showHistoryOutput'), false),
-          showInput: bool(q.get('showInput'), true),
-        });
-        if (!status) {
-          sendJson(res, 404, { Message: `No instance with ID '${id}' found.` });
-          return;
-        }
-        if (RUNNING.has(status.runtimeStatus))
-          sendJson(res, 202, status, { location: url.href, 'retry-after': '5' });
-        else sendJson(res, 200, status);
-        return;
-      }
-      if (method === 'DELETE') {
-        if (await engine.purge(id)) sendJson(res, 200, { instancesDeleted: 1 });
-        else sendJson(res, 404, { instancesDeleted: 0 });
-        return;
-      }
-      return notAllowed();
-    }
-    if (method !== 'POST') return notAllowed();
-    let result;
-    if (b === 'raiseEvent' && c) {
-      const type = req.headers['content-type'] ?? '';
-      // The extension wants JSON; a body without a type is accepted as JSON too, and an empty body is
-      // `null` data (the JS client sends no body for `raiseEvent(id, name)`).
-      if (type && !/application\/json/i.test(type))
-        throw new DurableError(400, 'Only application/json request content is supported.');
-      const data = await jsonBody(req);
-      result = await engine.raiseEvent(id, c, data === undefined ? null : data);
-    } else {
-      const reason = q.get('reason') ?? '';
-      if (b === 'terminate') result = await engine.terminate(id, reason);
-      else if (b === 'suspend') result = await engine.suspend(id, reason);
-      else if (b === 'resume') result = await engine.resume(id, reason);
-      else if (b === 'rewind') result = await engine.rewind(id, reason);
-      else throw new DurableError(400, `Unknown operation "${b}".`);
-    }
-    if (result === 'not-found')
-      sendJson(res, 404, { Message: `No instance with ID '${id}' found.` });
-    else if (result === 'gone')
-      sendJson(res, 410, { Message: `The instance '${id}' has already finished.` });
+/** `instances/{id}`: status (GET) or purge (DELETE). */
+async function instanceRoute(call: Call, id: string): Promise<void> {
+  const { engine, res, url } = call;
+  const q = url.searchParams;
+  if (call.method === 'GET') {
+    const status = await engine.getStatus(id, {
+      showHistory: bool(q.get('showHistory'), false),
+      showHistoryOutput: bool(q.get('showHistoryOutput'), false),
+      showInput: bool(q.get('showInput'), true),
+    });
+    if (!status) sendJson(res, 404, { Message: `No instance with ID '${id}' found.` });
+    else if (RUNNING.has(status.runtimeStatus))
+      sendJson(res, 202, status, { location: url.href, 'retry-after': '5' });
+    else sendJson(res, 200, status);
+    return;
+  }
+  if (call.method !== 'DELETE') return notAllowed(call);
+  if (await engine.purge(id)) sendJson(res, 200, { instancesDeleted: 1 });
+  else sendJson(res, 404, { instancesDeleted: 0 });
+}
+
+/** `instances/{id}/raiseEvent/{name}`, `/terminate`, `/suspend`, `/resume`, `/rewind`. */
+async function instanceOperation(
+  call: Call,
+  id: string,
+  operation: string,
+  eventName: string | undefined,
+): Promise<void> {
+  const { engine, req, res, url } = call;
+  if (call.method !== 'POST') return notAllowed(call);
+  let result;
+  if (operation === 'raiseEvent' && eventName) {
+    const type = req.headers['content-type'] ?? '';
+    // The extension wants JSON; a body without a type is accepted as JSON too, and an empty body is
+    // `null` data (the JS client sends no body for `raiseEvent(id, name)`).
+    if (type && !/application\/json/i.test(type))
+      throw new DurableError(400, 'Only application/json request content is supported.');
+    const data = await jsonBody(req);
+    result = await engine.raiseEvent(id, eventName, data === undefined ? null : data);
+  } else {
+    const reason = url.searchParams.get('reason') ?? '';
+    if (operation === 'terminate') result = await engine.terminate(id, reason);
+    else if (operation === 'suspend') result = await engine.suspend(id, reason);
+    else if (operation === 'resume') result = await engine.resume(id, reason);
+    else if (operation === 'rewind') result = await engine.rewind(id, reason);
+    else throw new DurableError(400, `Unknown operation "${operation}".`);
+  }
+  if (result === 'not-found') sendJson(res, 404, { Message: `No instance with ID '${id}' found.` });
+  else if (result === 'gone')
+    sendJson(res, 410, { Message: `The instance '${id}' has already finished.` });
+  else {
+    res.writeHead(202, { 'content-length': 0 });
+    res.end();
+  }
+}
+
+/** `entities/{name}/{key}`: read (GET), signal (POST) or delete (DELETE). */
+async function entityRoute(call: Call, name: string, key: string): Promise<void> {
+  const { engine, req, res, url, method } = call;
+  if (method === 'GET') {
+    const entity = await engine.readEntity(name, key);
+    if (!entity.exists)
+      sendJson(res, 404, { Message: `No entity '@${name.toLowerCase()}@${key}' found.` });
+    else sendJson(res, 200, entity.state);
+    return;
+  }
+  if (method !== 'POST' && method !== 'DELETE') return notAllowed(call);
+  let input: unknown;
+  if (method === 'POST') {
+    const type = req.headers['content-type'] ?? '';
+    if (/application\/json/i.test(type)) input = await jsonBody(req);
     else {
-      res.writeHead(202, { 'content-length': 0 });
-      res.end();
+      const raw = await readBody(req);
+      input = raw.length ? raw.toString('utf8') : undefined;
     }
-    return;
   }
-
-  if (head === 'entities' && a) {
-    const key = b === '$' ? '' : (b ?? '');
-    if (method === 'GET') {
-      const entity = await engine.readEntity(a, key);
-      if (!entity.exists)
-        sendJson(res, 404, { Message: `No entity '@${a.toLowerCase()}@${key}' found.` });
-      else sendJson(res, 200, entity.state);
-      return;
-    }
-    if (method === 'POST' || method === 'DELETE') {
-      let input: unknown;
-      if (method === 'POST') {
-        const type = req.headers['content-type'] ?? '';
-        if (/application\/json/i.test(type)) input = await jsonBody(req);
-        else {
-          const raw = await readBody(req);
-          input = raw.length ? raw.toString('utf8') : undefined;
-        }
-      }
-      const op = method === 'DELETE' ? 'delete' : (q.get('op') ?? '');
-      await engine.signalEntity(a, key, op, input);
-      res.writeHead(202, { 'content-length': 0 });
-      res.end();
-      return;
-    }
-    return notAllowed();
-  }
-  sendJson(res, 404, { Message: `No Durable route ${method} ${url.pathname}.` });
+  const op = method === 'DELETE' ? 'delete' : (url.searchParams.get('op') ?? '');
+  await engine.signalEntity(name, key, op, input);
+  res.writeHead(202, { 'content-length': 0 });
+  res.end();
 }

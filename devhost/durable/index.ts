@@ -14,7 +14,7 @@ import {
 import { StartupError } from '../settings.js';
 import { DurableEngine } from './engine.js';
 import { clientPayload, durableHttpApi } from './httpApi.js';
-import { DurableStore } from './store.js';
+import { TableInstanceStore } from './tableStore.js';
 
 export interface DurableExtension {
   engine: DurableEngine;
@@ -54,7 +54,7 @@ export async function startDurable(ctx: HostContext): Promise<DurableExtension |
       'Missing value for AzureWebJobsStorage in local.settings.json: Durable Functions keep their state in it.',
     );
   }
-  const store = new DurableStore(ctx.storageConnection, hubName);
+  const store = new TableInstanceStore(ctx.storageConnection, hubName);
   const cores = 2;
   const engine = new DurableEngine({
     store,
