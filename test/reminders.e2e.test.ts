@@ -216,6 +216,22 @@ describe('a deadline already past at start-up, sweeps at once, a crash and a fai
   });
   afterAll(() => e?.close());
 
+  /** Restarts the app with another deadline (fresh ledger rows), an empty mail sink and a mail fault. */
+  async function freshDeadline(
+    deadline: string,
+    fault: Record<string, number>,
+  ): Promise<Record<string, string>> {
+    await fetch(`${e.sandbox.url}/dev/mail`, { method: 'DELETE' });
+    const env = { ...e.app.env, MIGRATION_DEADLINE: deadline };
+    await e.app.stop();
+    e.app = Object.assign(await spawnDevhost(projectRoot, { env }), { env });
+    await fetch(`${e.sandbox.url}/dev/faults`, {
+      method: 'POST',
+      body: JSON.stringify({ route: '/emails:send', ...fault }),
+    });
+    return env;
+  }
+
   it('sends the overdue notice once, never the missed offsets, however many sweeps run at once', async () => {
     // Slow mail, so that the sweeps overlap; the admin route twice, and a second instance started directly.
     await fetch(`${e.sandbox.url}/dev/faults`, {
@@ -259,15 +275,8 @@ describe('a deadline already past at start-up, sweeps at once, a crash and a fai
   }, 60_000);
 
   it('a sweep killed while mail is on the wire sends the rest after a restart, nothing twice', async () => {
-    // A fresh account state: the notices above are in the ledger, so this sweep is for a new deadline.
-    await fetch(`${e.sandbox.url}/dev/mail`, { method: 'DELETE' });
-    const env = { ...e.app.env, MIGRATION_DEADLINE: '2019-10-20T23:59:59-07:00' };
-    await e.app.stop();
-    e.app = Object.assign(await spawnDevhost(projectRoot, { env }), { env });
-    await fetch(`${e.sandbox.url}/dev/faults`, {
-      method: 'POST',
-      body: JSON.stringify({ route: '/emails:send', latencyMs: 1500, times: 5 }),
-    });
+    // The notices above are in the ledger: this sweep is for a new deadline.
+    const env = await freshDeadline('2019-10-20T23:59:59-07:00', { latencyMs: 1500, times: 5 });
     const run = await e.call('POST', '/api/admin/reminders/run', { token: admin });
     expect(run.status).toBe(202);
     // Kill the host while the sends hang on the latency fault: none was marked sent.
@@ -286,14 +295,7 @@ describe('a deadline already past at start-up, sweeps at once, a crash and a fai
   }, 90_000);
 
   it('a failing mail service delays mail but loses none', async () => {
-    await fetch(`${e.sandbox.url}/dev/mail`, { method: 'DELETE' });
-    const env = { ...e.app.env, MIGRATION_DEADLINE: '2019-10-25T23:59:59-07:00' };
-    await e.app.stop();
-    e.app = Object.assign(await spawnDevhost(projectRoot, { env }), { env });
-    await fetch(`${e.sandbox.url}/dev/faults`, {
-      method: 'POST',
-      body: JSON.stringify({ route: '/emails:send', status: 503, times: 3 }),
-    });
+    await freshDeadline('2019-10-25T23:59:59-07:00', { status: 503, times: 3 });
     const run = await e.call('POST', '/api/admin/reminders/run', { token: admin });
     const done = await sweepDone(e, run.body.instanceId);
     expect(done.output).toMatchObject({ sent: 2, pendingMail: 3 });
