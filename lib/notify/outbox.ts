@@ -52,6 +52,7 @@ export interface Outbox {
 const PENDING = 'pending';
 const ENTRIES_PER_BATCH = 50; // two rows each: a transaction holds at most 100
 const SEND_CONCURRENCY = 48;
+const QUEUE_CONCURRENCY = 4;
 
 /** Backoff after the n-th failure: 5 s, 30 s, 2 min, 10 min, then hourly. */
 export function backoffSeconds(failures: number): number {
@@ -103,33 +104,48 @@ export class TableOutbox implements Outbox {
   async queue(bucket: string, entries: QueueEntry[]): Promise<QueueResult> {
     await this.#init();
     const pk = key(bucket);
+    const chunks: QueueEntry[][] = [];
+    for (let i = 0; i < entries.length; i += ENTRIES_PER_BATCH)
+      chunks.push(entries.slice(i, i + ENTRIES_PER_BATCH));
     let queued = 0;
     let already = 0;
-    for (let i = 0; i < entries.length; i += ENTRIES_PER_BATCH) {
-      let chunk = entries.slice(i, i + ENTRIES_PER_BATCH);
-      for (;;) {
-        if (!chunk.length) break;
-        try {
-          await this.#table.submitTransaction(chunk.flatMap((e) => this.#rows(pk, e)));
-          queued += chunk.length;
-          break;
-        } catch (e) {
-          if (!isStatus(e, 409)) throw e;
-          // Some were queued already (a retried or concurrent sweep): insert only the others.
-          const seen = await this.#existing(pk, chunk);
-          already += chunk.filter((c) => seen.has(c.id)).length;
-          const rest = chunk.filter((c) => !seen.has(c.id));
-          if (rest.length === chunk.length) throw e;
-          chunk = rest;
-        }
+    let next = 0;
+    // A few transactions at a time: each is independent (its own rows), so order does not matter.
+    const worker = async (): Promise<void> => {
+      while (next < chunks.length) {
+        const r = await this.#queueChunk(pk, chunks[next++]!);
+        queued += r.queued;
+        already += r.already;
       }
-    }
+    };
+    await Promise.all(Array.from({ length: QUEUE_CONCURRENCY }, worker));
     // After the rows, never before: a drain that deletes the pointer then sees a changed ETag.
     await this.#table.upsertEntity(
       { partitionKey: PENDING, rowKey: pk, At: new Date().toISOString() },
       'Replace',
     );
     return { queued, already };
+  }
+
+  /** One transaction of ledger and mail rows; on a conflict, only the entries not queued before. */
+  async #queueChunk(pk: string, entries: QueueEntry[]): Promise<QueueResult> {
+    let chunk = entries;
+    let already = 0;
+    while (chunk.length) {
+      try {
+        await this.#table.submitTransaction(chunk.flatMap((e) => this.#rows(pk, e)));
+        return { queued: chunk.length, already };
+      } catch (e) {
+        if (!isStatus(e, 409)) throw e;
+        // Some were queued already (a retried or concurrent sweep): insert only the others.
+        const seen = await this.#existing(pk, chunk);
+        already += chunk.filter((c) => seen.has(c.id)).length;
+        const rest = chunk.filter((c) => !seen.has(c.id));
+        if (rest.length === chunk.length) throw e;
+        chunk = rest;
+      }
+    }
+    return { queued: 0, already };
   }
 
   #rows(pk: string, e: QueueEntry): TransactionAction[] {

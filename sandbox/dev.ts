@@ -1,0 +1,97 @@
+// The sandbox's own controls under /dev/: tokens and their keys, faults, counters, the mail sink, reset.
+import { faultSchema, type Faults } from './faults.js';
+import { readJson, type Reply } from './http.js';
+import type { createMailService } from './mail.js';
+import type { Route } from './routes.js';
+import type { SandboxState } from './state.js';
+import { tokenRequestSchema, type TokenIssuer } from './tokens.js';
+
+export interface DevDeps {
+  state: SandboxState;
+  faults: Faults;
+  tokens: TokenIssuer;
+  mail: ReturnType<typeof createMailService>;
+  /** the issuer's base URL, known once the server listens */
+  publicUrl: () => string;
+}
+
+const invalid = (message: string | undefined): Reply => ({
+  status: 400,
+  body: { error: 'invalid_request', error_description: message },
+});
+
+export function devRoutes({ state, faults, tokens, mail, publicUrl }: DevDeps): Route[] {
+  return [
+    {
+      method: 'POST',
+      path: '/dev/token',
+      handle: async ({ req }) => {
+        const parsed = tokenRequestSchema.safeParse(await readJson(req));
+        if (!parsed.success) return invalid(parsed.error.issues[0]?.message);
+        const expiresIn = parsed.data.expiresIn ?? 3600;
+        const token = await tokens.mint(parsed.data, publicUrl());
+        return {
+          status: 200,
+          body: { access_token: token, token_type: 'Bearer', expires_in: expiresIn },
+        };
+      },
+    },
+    { method: 'GET', path: '/dev/jwks', handle: () => ({ status: 200, body: tokens.jwks() }) },
+    { method: 'GET', path: '/dev/faults', handle: () => ({ status: 200, body: faults.list() }) },
+    {
+      method: 'DELETE',
+      path: '/dev/faults',
+      handle: () => {
+        faults.clear();
+        return { status: 204 };
+      },
+    },
+    {
+      method: 'POST',
+      path: '/dev/faults',
+      handle: async ({ req }) => {
+        const parsed = faultSchema.safeParse(await readJson(req));
+        if (!parsed.success) return invalid(parsed.error.issues[0]?.message);
+        return { status: 201, body: { id: faults.add(parsed.data) } };
+      },
+    },
+    {
+      method: 'GET',
+      path: '/dev/stats',
+      handle: () => ({ status: 200, body: { ...state.stats, mail: mail.sent.length } }),
+    },
+    {
+      method: 'GET',
+      path: '/dev/mail',
+      handle: ({ query }) => {
+        const to = query.get('to')?.toLowerCase();
+        return {
+          status: 200,
+          body: { items: to ? mail.sent.filter((m) => m.to.includes(to)) : mail.sent },
+        };
+      },
+    },
+    {
+      method: 'DELETE',
+      path: '/dev/mail',
+      handle: () => {
+        mail.clear();
+        return { status: 204 };
+      },
+    },
+    {
+      method: 'GET',
+      path: '/dev/calls',
+      handle: () => ({ status: 200, body: { calls: state.calls } }),
+    },
+    {
+      method: 'POST',
+      path: '/dev/reset',
+      handle: async () => {
+        await state.reset();
+        mail.clear();
+        return { status: 204 };
+      },
+    },
+  ];
+}
