@@ -42,6 +42,9 @@ export async function startE2E(
     AzureFunctionsWebHost__hostid: `h${suffix}`.slice(0, 32),
     ...appSettingsFor(sandbox.url),
     BACKSYNC_INTERVAL_SECONDS: '1',
+    // No reminder sweep or outbox run unless a test asks for one (they would add partner calls).
+    REMINDER_SCHEDULE: '0 0 0 1 1 *',
+    OUTBOX_SCHEDULE: '0 0 0 1 1 *',
     CPP_RETIREMENT_DATE: '2099-12-31T23:59:59Z',
     ...extraEnv,
   };
