@@ -6,6 +6,8 @@ export default tseslint.config(
   {
     ignores: [
       'dist/**',
+      'dist-dev/**',
+      'devhost/dist/**',
       'node_modules/**',
       'test/fixtures/**',
       'bench/app/**',
@@ -38,7 +40,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['*.js', '*.mjs'],
+    files: ['*.js', '*.mjs', 'devhost/bin/*.js'],
     ...tseslint.configs.disableTypeChecked,
   },
   {
