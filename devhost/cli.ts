@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { durableExtension } from './durable/index.js';
 import { parseArgs } from 'node:util';
 import { startHost, type RunningHost } from './host.js';
-import { StartupError } from './settings.js';
+import { StartupError } from './errors.js';
 
 const USAGE =
   'usage: devhost [--script-root DIR] [--port N] [--host ADDRESS] [--virtual-clock[=ISO-DATE]] [--enable-auth]';

@@ -12,13 +12,7 @@ import { HttpFront, type AuthKeys, type ExtensionHandler } from './http/server.j
 import { Invoker } from './invoke.js';
 import { loadEntryPoints } from './loader.js';
 import { consoleSink, HostLogger, type LogSink } from './logger.js';
-import {
-  applySettings,
-  httpLimits,
-  loadHostJson,
-  loadLocalSettings,
-  StartupError,
-} from './settings.js';
+import { applySettings, httpLimits, loadHostJson, loadLocalSettings } from './settings.js';
 import { tableClient } from './storage.js';
 import {
   isTimer,
@@ -26,6 +20,7 @@ import {
   TimerService,
   TIMER_STATUS_TABLE,
 } from './timers/service.js';
+import { StartupError } from './errors.js';
 
 export interface HostStartOptions {
   scriptRoot: string;

@@ -3,7 +3,6 @@ import { createServer, type Server } from 'node:http';
 import type { HostContext, HostExtension, StartedExtension } from '../extension.js';
 import { listenOn } from '../http/listen.js';
 import {
-  HttpError,
   limitBody,
   requestUrl,
   sendError,
@@ -11,10 +10,10 @@ import {
   type ExtensionHandler,
   type HttpLimits,
 } from '../http/server.js';
-import { StartupError } from '../settings.js';
 import { DurableEngine } from './engine.js';
 import { clientPayload, durableHttpApi } from './httpApi.js';
 import { TableInstanceStore } from './tableStore.js';
+import { HttpError, StartupError } from '../errors.js';
 
 export interface DurableExtension extends StartedExtension {
   engine: DurableEngine;
