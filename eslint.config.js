@@ -2,10 +2,26 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+// The deployable app (functions/, orchestrations/, lib/) and the dev tools (devhost/, sandbox/, and the
+// scripts, benches and tests that compose them) never import each other: dist/ and the production
+// dependencies hold only the app.
+const APP_FOLDERS = ['functions/**/*.ts', 'orchestrations/**/*.ts', 'lib/**/*.ts'];
+const NO_DEV_TOOLS = {
+  regex: '^((\\.\\./)+(devhost|sandbox|scripts|bench|test)(/|$)|devhost(/|$))',
+  message: 'The app never imports the dev tools (devhost/, sandbox/, scripts/, bench/, test/).',
+};
+const NO_APP = {
+  regex: '^(\\.\\./)+(functions|orchestrations|lib)(/|$)',
+  message:
+    'devhost/ and sandbox/ know nothing of the app: never import functions/, orchestrations/ or lib/.',
+};
+
 export default tseslint.config(
   {
     ignores: [
       'dist/**',
+      'dist-dev/**',
+      'devhost/dist/**',
       'node_modules/**',
       'test/fixtures/**',
       'bench/app/**',
@@ -38,8 +54,16 @@ export default tseslint.config(
     },
   },
   {
-    files: ['*.js', '*.mjs'],
+    files: ['*.js', '*.mjs', 'devhost/bin/*.js'],
     ...tseslint.configs.disableTypeChecked,
+  },
+  {
+    files: APP_FOLDERS,
+    rules: { 'no-restricted-imports': ['error', { patterns: [NO_DEV_TOOLS] }] },
+  },
+  {
+    files: ['devhost/**/*.ts', 'devhost/**/*.js', 'sandbox/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [NO_APP] }] },
   },
   {
     // Orchestrators are deterministic: no I/O, no clock, no process (conventions.md §1).
@@ -55,6 +79,7 @@ export default tseslint.config(
               group: ['**/lib/store/**', '**/lib/partners/**'],
               message: 'Orchestrators reach the world only through activities.',
             },
+            NO_DEV_TOOLS,
           ],
         },
       ],

@@ -3,6 +3,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startAzurite } from '../devhost/azurite.js';
+import { durableExtension, durableOf } from '../devhost/durable/index.js';
 import { startHost } from '../devhost/host.js';
 import { storageRequests } from '../devhost/storage.js';
 import { TERMINAL_STATUSES } from '../devhost/durable/types.js';
@@ -18,8 +19,9 @@ async function main(): Promise<void> {
     scriptRoot: path.join(root, 'bench', 'app'),
     port: 0,
     logSink: { write() {} },
+    extensions: [durableExtension],
   });
-  const engine = host.durable!.engine;
+  const engine = durableOf(host)!.engine;
   try {
     console.log(`bench:durable — node ${process.version}, Azurite in memory`);
 

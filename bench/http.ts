@@ -87,7 +87,7 @@ async function main(): Promise<void> {
   const hostPort = await freePort();
   const host = spawn(
     process.execPath,
-    [path.join(root, 'dist/devhost/cli.js'), '--script-root', root, '--port', String(hostPort)],
+    [path.join(root, 'devhost/dist/cli.js'), '--script-root', root, '--port', String(hostPort)],
     {
       stdio: 'ignore',
       env: { ...process.env, AzureWebJobsStorage: azurite.connectionString },

@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connectionStringFor, startAzurite } from '../devhost/azurite.js';
+import { durableExtension } from '../devhost/durable/index.js';
 import { startHost } from '../devhost/host.js';
 import { appSettingsFor } from '../sandbox/cli.js';
 import { startSandbox } from '../sandbox/server.js';
@@ -79,7 +80,12 @@ async function main(): Promise<void> {
     CPP_RETIREMENT_DATE: '2099-12-31T23:59:59Z',
     BACKSYNC_INTERVAL_SECONDS: '3600',
   });
-  const host = await startHost({ scriptRoot: root, port: 0, logSink: { write() {} } });
+  const host = await startHost({
+    scriptRoot: root,
+    port: 0,
+    logSink: { write() {} },
+    extensions: [durableExtension],
+  });
   console.info = () => {}; // the app's mail log lines
   const token = async (email: string): Promise<string> =>
     (

@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connectionStringFor, startAzurite } from '../devhost/azurite.js';
+import { durableExtension } from '../devhost/durable/index.js';
 import { startHost } from '../devhost/host.js';
 import { createReminderActivities } from '../functions/activities/reminders.js';
 import { loadConfig, reminderSchedule } from '../lib/config.js';
@@ -79,14 +80,14 @@ function generatedWorld(n: number, unfinished: number): World {
   });
 }
 
-/** `node dist/sandbox/cli.js --world FILE --port 0` in a child process; resolves with its URL. */
+/** `node dist-dev/sandbox/cli.js --world FILE --port 0` in a child process; resolves with its URL. */
 function sandboxProcess(
   worldFile: string,
   storage: string,
 ): Promise<{ url: string; child: ChildProcess; close(): Promise<void> }> {
   const child = spawn(
     process.execPath,
-    [path.join(root, 'dist', 'sandbox', 'cli.js'), '--world', worldFile, '--port', '0'],
+    [path.join(root, 'dist-dev', 'sandbox', 'cli.js'), '--world', worldFile, '--port', '0'],
     { env: { ...process.env, AzureWebJobsStorage: storage }, stdio: ['ignore', 'pipe', 'inherit'] },
   );
   return new Promise((resolve, reject) => {
@@ -139,7 +140,12 @@ async function main(): Promise<void> {
     REMINDER_SCHEDULE: '0 0 0 1 1 *',
     OUTBOX_SCHEDULE: '0 0 0 1 1 *',
   });
-  const host = await startHost({ scriptRoot: root, port: 0, logSink: { write() {} } });
+  const host = await startHost({
+    scriptRoot: root,
+    port: 0,
+    logSink: { write() {} },
+    extensions: [durableExtension],
+  });
   console.info = () => {};
   try {
     console.log(

@@ -4,7 +4,6 @@ import { parseIsoDuration, type Clock, VirtualClock } from './clock.js';
 import type { RegisteredFunction } from './core.js';
 import { triggerOf } from './http/router.js';
 import {
-  HttpError,
   keyMatches,
   presentedKey,
   readJsonBody,
@@ -14,6 +13,7 @@ import {
 } from './http/server.js';
 import type { Invoker } from './invoke.js';
 import type { TimerService } from './timers/service.js';
+import { HttpError } from './errors.js';
 
 /** Triggers that the host itself drives and that cannot be started from the admin API. */
 const NOT_INVOCABLE = new Set([

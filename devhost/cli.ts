@@ -1,8 +1,11 @@
 // `npm run devhost -- --script-root DIR --port N [--host H] [--virtual-clock[=ISO]] [--enable-auth]`
+import { realpathSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { durableExtension } from './durable/index.js';
 import { parseArgs } from 'node:util';
 import { startHost, type RunningHost } from './host.js';
-import { StartupError } from './settings.js';
+import { StartupError } from './errors.js';
 
 const USAGE =
   'usage: devhost [--script-root DIR] [--port N] [--host ADDRESS] [--virtual-clock[=ISO-DATE]] [--enable-auth]';
@@ -81,6 +84,7 @@ export async function main(argv: string[]): Promise<RunningHost> {
     ...(opts.hostname ? { hostname: opts.hostname } : {}),
     virtualClock: opts.virtualClock,
     enableAuth: opts.enableAuth,
+    extensions: [durableExtension],
   });
 }
 
@@ -107,9 +111,17 @@ export function closeOnSignals(close: () => Promise<void>): void {
   process.on('SIGTERM', stop);
 }
 
-if (
-  import.meta.url === `file://${process.argv[1]}` ||
-  process.argv[1]?.endsWith('devhost/cli.js')
-) {
+/** True when this file is the program: `node …/cli.js`, or the `devhost` bin (a link to it). */
+function isMain(): boolean {
+  const argv1 = process.argv[1];
+  if (!argv1) return false;
+  try {
+    return realpathSync(argv1) === fileURLToPath(import.meta.url);
+  } catch {
+    return false;
+  }
+}
+
+if (isMain()) {
   main(process.argv.slice(2)).then((host) => closeOnSignals(() => host.close()), fail);
 }

@@ -3,23 +3,16 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { adminRoutes } from './admin.js';
-import { startDurable, type DurableExtension } from './durable/index.js';
 import { RealClock, VirtualClock, type Clock } from './clock.js';
 import { CoreState, installCoreModule, type RegisteredFunction } from './core.js';
+import type { HostContext, HostExtension, StartedExtension } from './extension.js';
 import { Router, triggerOf } from './http/router.js';
 import { isLoopback, listenOn, LOOPBACK, type Listening } from './http/listen.js';
-import { HttpFront, type AuthKeys, type ExtensionHandler, type HttpLimits } from './http/server.js';
+import { HttpFront, type AuthKeys, type ExtensionHandler } from './http/server.js';
 import { Invoker } from './invoke.js';
 import { loadEntryPoints } from './loader.js';
 import { consoleSink, HostLogger, type LogSink } from './logger.js';
-import {
-  applySettings,
-  httpLimits,
-  loadHostJson,
-  loadLocalSettings,
-  StartupError,
-  type HostOptions,
-} from './settings.js';
+import { applySettings, httpLimits, loadHostJson, loadLocalSettings } from './settings.js';
 import { tableClient } from './storage.js';
 import {
   isTimer,
@@ -27,6 +20,7 @@ import {
   TimerService,
   TIMER_STATUS_TABLE,
 } from './timers/service.js';
+import { StartupError } from './errors.js';
 
 export interface HostStartOptions {
   scriptRoot: string;
@@ -38,30 +32,17 @@ export interface HostStartOptions {
   virtualClock?: boolean | Date;
   enableAuth?: boolean;
   logSink?: LogSink;
-  /** extra host-owned routes (e.g. the Durable HTTP API), tried before the app's triggers */
-  extensions?: (ctx: HostContext) => ExtensionHandler[];
+  /** extensions to start (e.g. Durable), in order; their routes are tried before the app's triggers */
+  extensions?: readonly HostExtension[];
 }
 
-/** What extensions of the host get to work with. */
-export interface HostContext {
-  scriptRoot: string;
-  options: HostOptions;
-  core: CoreState;
-  functions: Map<string, RegisteredFunction>;
-  invoker: Invoker;
-  logger: HostLogger;
-  clock: Clock;
-  storageConnection: string | undefined;
-  baseUrl: string;
-  /** the keys enforced under --enable-auth */
-  keys: AuthKeys | undefined;
-  limits: HttpLimits;
-}
+export type { HostContext, HostExtension, StartedExtension } from './extension.js';
 
 export interface RunningHost extends HostContext {
   port: number;
   timers: TimerService;
-  durable: DurableExtension | undefined;
+  /** the extensions the app uses, by name (an extension that returned undefined is absent) */
+  extensions: ReadonlyMap<string, StartedExtension>;
   close(): Promise<void>;
 }
 
@@ -295,15 +276,19 @@ export async function startHost(opts: HostStartOptions): Promise<RunningHost> {
     limits,
   };
   extensions.push(adminRoutes({ functions, invoker, timers, clock, keys }));
-  if (opts.extensions) extensions.push(...opts.extensions(ctx));
-  let durable: DurableExtension | undefined;
+  const started = new Map<string, StartedExtension>();
   try {
-    durable = await startDurable(ctx);
+    for (const extension of opts.extensions ?? []) {
+      const running = await extension.start(ctx);
+      if (!running) continue;
+      started.set(extension.name, running);
+      if (running.routes) extensions.push(running.routes);
+    }
   } catch (e) {
+    await closeExtensions(started);
     await listening.close();
     throw e;
   }
-  if (durable) extensions.push(durable.routes);
   // Timers are armed before the first request is let in, so a clock move can never outrun them.
   await timers.start();
   front.open();
@@ -321,12 +306,12 @@ export async function startHost(opts: HostStartOptions): Promise<RunningHost> {
     ...ctx,
     port,
     timers,
-    durable,
+    extensions: started,
     async close() {
       if (closed) return;
       closed = true;
       timers.stop();
-      await durable?.close();
+      await closeExtensions(started);
       front.server.closeIdleConnections();
       await listening.close();
       await timers.idle();
@@ -337,6 +322,11 @@ export async function startHost(opts: HostStartOptions): Promise<RunningHost> {
         });
     },
   };
+}
+
+/** Stops started extensions, the last started first. */
+async function closeExtensions(started: Map<string, StartedExtension>): Promise<void> {
+  for (const running of [...started.values()].reverse()) await running.close?.();
 }
 
 function printFunctions(

@@ -11,6 +11,7 @@ import type {
   RpcLogLevel,
   RpcTypedData,
 } from './rpcTypes.js';
+import { FunctionTimeoutError } from './errors.js';
 
 export type InvocationOutcome =
   | { ok: true; invocationId: string; response: RpcInvocationResponse; durationMs: number }
@@ -22,8 +23,6 @@ export interface InvokeRequest {
   retryContext?: RpcInvocationRequest['retryContext'];
   invocationId?: string;
 }
-
-export class FunctionTimeoutError extends Error {}
 
 /** Describes an error the way the host's log does: its message, or a string form for non-Errors. */
 export function describeError(e: unknown): string {

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { glob, isDynamicPattern } from 'tinyglobby';
 import type { CoreState } from './core.js';
-import { StartupError } from './settings.js';
+import { StartupError } from './errors.js';
 
 interface PackageJson {
   main?: unknown;

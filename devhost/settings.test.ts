@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_HTTP_LIMITS, httpLimits, StartupError } from './settings.js';
+import { DEFAULT_HTTP_LIMITS, httpLimits } from './settings.js';
+import { StartupError } from './errors.js';
 
 describe('httpLimits', () => {
   it("defaults to the real host's 100 MB body limit and headers within seconds", () => {

@@ -3,9 +3,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { MAX_REQUEST_BODY, type HttpLimits } from './http/server.js';
-
-/** A startup problem the CLI reports in one line, with a non-zero exit. */
-export class StartupError extends Error {}
+import { StartupError } from './errors.js';
 
 /** .NET TimeSpan text (`hh:mm:ss`, `d.hh:mm:ss`, optional fraction) to milliseconds, or undefined. */
 export function parseTimeSpan(text: string): number | undefined {

@@ -1,4 +1,4 @@
-// `node dist/sandbox/cli.js [--world FILE] [--port N] [--host H] [--allow-remote-dev]`: the sandbox alone.
+// `node dist-dev/sandbox/cli.js [--world FILE] [--port N] [--host H] [--allow-remote-dev]`: the sandbox alone.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';

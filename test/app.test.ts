@@ -97,7 +97,7 @@ describe('npm start', () => {
     delete env.AzureWebJobsStorage;
     const child = spawn(
       process.execPath,
-      [path.join(projectRoot, 'dist/sandbox/start.js'), '--port', '0'],
+      [path.join(projectRoot, 'dist-dev/scripts/start.js'), '--port', '0'],
       {
         cwd: projectRoot,
         env,

@@ -13,7 +13,6 @@ import { DurableFunctions } from './functions.js';
 import { nFormatGuid, Scheduler } from './scheduler.js';
 import { historyForStatus, statusPayload } from './status.js';
 import {
-  DurableError,
   TERMINAL_STATUSES,
   type ControlResult,
   type DurableEngineApi,
@@ -23,6 +22,7 @@ import {
   type StatusOptions,
 } from './types.js';
 import { parseJsonText } from './worker.js';
+import { DurableError } from '../errors.js';
 
 export interface EngineOptions {
   store: InstanceStore;

@@ -1,7 +1,6 @@
 // The Durable HTTP API (HttpApiHandler of the extension) and the durableClient binding payload (§9).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
-  HttpError,
   keyMatches,
   presentedKey,
   readBody,
@@ -9,12 +8,12 @@ import {
   type ExtensionHandler,
 } from '../http/server.js';
 import {
-  DurableError,
   type DurableEngineApi,
   type InstanceFilter,
   type RuntimeStatus,
   TERMINAL_STATUSES,
 } from './types.js';
+import { DurableError, HttpError } from '../errors.js';
 
 const WEBHOOK_PREFIX = '/runtime/webhooks/durabletask/';
 /**

@@ -1,9 +1,8 @@
 // Wires the Durable engine into the host: storage, the engine, the Durable HTTP API and the client binding.
 import { createServer, type Server } from 'node:http';
-import type { HostContext } from '../host.js';
+import type { HostContext, HostExtension, StartedExtension } from '../extension.js';
 import { listenOn } from '../http/listen.js';
 import {
-  HttpError,
   limitBody,
   requestUrl,
   sendError,
@@ -11,15 +10,28 @@ import {
   type ExtensionHandler,
   type HttpLimits,
 } from '../http/server.js';
-import { StartupError } from '../settings.js';
 import { DurableEngine } from './engine.js';
 import { clientPayload, durableHttpApi } from './httpApi.js';
 import { TableInstanceStore } from './tableStore.js';
+import { HttpError, StartupError } from '../errors.js';
 
-export interface DurableExtension {
+export interface DurableExtension extends StartedExtension {
   engine: DurableEngine;
   routes: ExtensionHandler;
   close(): Promise<void>;
+}
+
+/** Durable Functions as a host extension: `startHost({ extensions: [durableExtension] })`. */
+export const durableExtension: HostExtension<DurableExtension> = {
+  name: 'durable',
+  start: startDurable,
+};
+
+/** The running Durable extension of a host, if its app uses Durable Functions. */
+export function durableOf(host: {
+  extensions: ReadonlyMap<string, StartedExtension>;
+}): DurableExtension | undefined {
+  return host.extensions.get(durableExtension.name) as DurableExtension | undefined;
 }
 
 /** The task hub name rules of the Azure Storage provider: 3–45 letters and digits, starting with a letter. */

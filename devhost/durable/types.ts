@@ -52,16 +52,6 @@ export interface InstanceFilter {
 /** What an operation on an existing instance came to, mapped by the HTTP API to 202 / 404 / 410. */
 export type ControlResult = 'accepted' | 'not-found' | 'gone';
 
-/** An error the HTTP API answers with its status (400 for bad arguments, as the extension does). */
-export class DurableError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
 export interface DurableEngineApi {
   readonly hubName: string;
   /** Starts an orchestration; `input` is the JSON value (undefined = none). Throws DurableError(400) for an unknown

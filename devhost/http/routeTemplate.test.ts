@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseRouteTemplate, RouteTemplateError } from './routeTemplate.js';
+import { parseRouteTemplate } from './routeTemplate.js';
+import { RouteTemplateError } from '../errors.js';
 
 const match = (template: string, path: string): Record<string, string> | null =>
   parseRouteTemplate(template).match(path);

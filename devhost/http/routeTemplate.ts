@@ -1,7 +1,5 @@
 // ASP.NET Core route templates as the Functions host uses them for HTTP triggers, compiled once per route.
-
-/** A template that cannot be parsed; the message says what is wrong. */
-export class RouteTemplateError extends Error {}
+import { RouteTemplateError } from '../errors.js';
 
 export interface RouteTemplate {
   readonly template: string;

@@ -1,8 +1,8 @@
 // The host's HTTP route table: `<routePrefix>/<route>` per function, first match in function-name order.
 import type { RegisteredFunction } from '../core.js';
 import type { RpcBindingInfo } from '../rpcTypes.js';
-import { StartupError } from '../settings.js';
-import { parseRouteTemplate, RouteTemplateError, type RouteTemplate } from './routeTemplate.js';
+import { parseRouteTemplate, type RouteTemplate } from './routeTemplate.js';
+import { RouteTemplateError, StartupError } from '../errors.js';
 
 export type AuthLevel = 'anonymous' | 'function' | 'admin';
 

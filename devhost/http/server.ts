@@ -5,6 +5,7 @@ import type { Invoker } from '../invoke.js';
 import type { HostLogger } from '../logger.js';
 import type { RpcHttpCookie, RpcHttpData, RpcTypedData } from '../rpcTypes.js';
 import type { HttpRoute, Router } from './router.js';
+import { HttpError } from '../errors.js';
 
 /**
  * Requests larger than this are refused with 413: the real host's default (104,857,600 bytes), which
@@ -30,16 +31,6 @@ const LOCAL_NAME = /^(localhost|(.+\.)?localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
 
 /** Host header: a DNS name or IPv4 address, or a bracketed IPv6 address, then an optional port. */
 const HOST_HEADER = /^(?:[a-z0-9_~-]+(?:\.[a-z0-9_~-]+)*\.?|\[[0-9a-f:.]+\])(?::(\d{1,5}))?$/i;
-
-export class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 /** A host-owned route (admin API, Durable webhooks): returns false when the path is not its own. */
 export type ExtensionHandler = (

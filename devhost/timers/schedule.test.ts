@@ -3,7 +3,6 @@ import { describe, expect, test } from 'vitest';
 import {
   MAX_DATE,
   MIN_DATE,
-  ScheduleError,
   checkPastDue,
   parseSchedule,
   statusAfterInvocation,
@@ -11,6 +10,7 @@ import {
   type ScheduleStatus,
   type TimerSchedule,
 } from './schedule.js';
+import { ScheduleError } from '../errors.js';
 
 const utc = (expression: string, extra: { useMonitor?: boolean } = {}) =>
   parseSchedule(expression, { env: {}, timeZone: 'UTC', ...extra });

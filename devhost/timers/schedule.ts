@@ -1,8 +1,6 @@
 // Timer trigger schedules (NCRONTAB or TimeSpan), their next occurrences and the start-up past-due check, as the Functions host computes them.
 import { Cron } from 'croner';
-
-/** A schedule expression or setting the host would refuse at start-up. */
-export class ScheduleError extends Error {}
+import { ScheduleError } from '../errors.js';
 
 /** .NET `DateTime.MinValue` (0001-01-01T00:00:00Z): the "never" sentinel the monitor stores in `Last`/`LastUpdated`. */
 export const MIN_DATE: Date = new Date(-62135596800000);

@@ -5,17 +5,16 @@ import type { RegisteredFunction } from '../core.js';
 import { triggerOf } from '../http/router.js';
 import type { InvocationOutcome, Invoker } from '../invoke.js';
 import type { HostLogger } from '../logger.js';
-import { StartupError } from '../settings.js';
 import { storageStatus } from '../storage.js';
 import {
   checkPastDue,
   parseSchedule,
-  ScheduleError,
   statusAfterInvocation,
   timerInfoJson,
   type ScheduleStatus,
   type TimerSchedule,
 } from './schedule.js';
+import { ScheduleError, StartupError } from '../errors.js';
 
 type RunReason = 'schedule' | 'pastDue' | 'runOnStartup' | 'manual';
 

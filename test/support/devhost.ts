@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 
 export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const fixture = (name: string): string => path.join(projectRoot, 'test', 'fixtures', name);
-const cli = path.join(projectRoot, 'dist', 'devhost', 'cli.js');
+const cli = path.join(projectRoot, 'devhost', 'dist', 'cli.js');
 
 export interface DevhostProcess {
   url: string;
@@ -24,7 +24,7 @@ export interface SpawnOptions {
   cwd?: string;
 }
 
-/** Starts `node dist/devhost/cli.js --script-root <root> --port 0 ...` and waits for "Host started". */
+/** Starts `node devhost/dist/cli.js --script-root <root> --port 0 ...` and waits for "Host started". */
 export async function spawnDevhost(
   scriptRoot: string,
   opts: SpawnOptions = {},

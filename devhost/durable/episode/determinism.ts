@@ -2,11 +2,7 @@
 import { EventType, type HistoryEvent } from '../history.js';
 import type { ReplayState } from '../model.js';
 import { ActionType, describeAction, type SchedulingAction } from '../protocol.js';
-
-/** A replay scheduled something other than what the history holds for a sequence id. */
-export class NonDeterminismError extends Error {
-  override name = 'NonDeterminismError';
-}
+import { NonDeterminismError } from '../../errors.js';
 
 const SCHEDULED_TYPES = new Set([
   EventType.TaskScheduled,

@@ -13,7 +13,8 @@ import { batchDeliveries, entityRequest } from '../entities.js';
 import { EventType, type HistoryEvent } from '../history.js';
 import { initialState } from '../model.js';
 import { schedulingActions } from '../protocol.js';
-import { checkDeterminism, NonDeterminismError } from './determinism.js';
+import { checkDeterminism } from './determinism.js';
+import { NonDeterminismError } from '../../errors.js';
 
 const fail = { ok: false as const, reason: 'boom', details: '' };
 const ok = (result: unknown) => ({ ok: true as const, result: JSON.stringify(result) });

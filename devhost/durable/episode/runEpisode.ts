@@ -12,7 +12,7 @@ import {
   type SchedulingAction,
 } from '../protocol.js';
 import { decide, followUp, type Decisions } from './decisions.js';
-import { actionSequenceIds, checkDeterminism, NonDeterminismError } from './determinism.js';
+import { actionSequenceIds, checkDeterminism } from './determinism.js';
 import type { Inbox } from './inbox.js';
 import {
   carriedEvents,
@@ -21,6 +21,7 @@ import {
   nextExecutionState,
   type Finish,
 } from './tail.js';
+import { NonDeterminismError } from '../../errors.js';
 
 /** Where new ids come from (tests pass fixed ones). */
 export interface IdSource {

@@ -1,12 +1,14 @@
 // `npm start`: embedded Azurite (unless AzureWebJobsStorage points elsewhere), the sandbox, then the app on
-// the local host, each told where the others listen.
+// the local host (with Durable), each told where the others listen. The composition of the dev tools
+// lives here, outside devhost/ and sandbox/, which know nothing of each other's start-up.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startAzurite, type RunningAzurite } from '../devhost/azurite.js';
 import { closeOnSignals, fail, parseCli } from '../devhost/cli.js';
+import { durableExtension } from '../devhost/durable/index.js';
 import { startHost } from '../devhost/host.js';
 import { loadLocalSettings } from '../devhost/settings.js';
-import { appSettingsFor, runSandbox } from './cli.js';
+import { appSettingsFor, runSandbox } from '../sandbox/cli.js';
 
 const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -40,6 +42,7 @@ async function main(): Promise<void> {
       ...(opts.hostname ? { hostname: opts.hostname } : {}),
       virtualClock: opts.virtualClock,
       enableAuth: opts.enableAuth,
+      extensions: [durableExtension],
     });
     process.stdout.write(
       `App: ${host.baseUrl}/api (health: ${host.baseUrl}/api/health)\nPress Ctrl-C to stop.\n`,
