@@ -1,4 +1,5 @@
 // The host's own routes: run a non-HTTP function now, and the virtual clock.
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { parseIsoDuration, type Clock, VirtualClock } from './clock.js';
 import type { RegisteredFunction } from './core.js';
@@ -47,6 +48,94 @@ function clockState(clock: Clock): Record<string, unknown> {
   };
 }
 
+/** `POST /admin/functions/{name}`: runs a non-HTTP function now (202), as the real host does. */
+async function runFunction(
+  deps: AdminDeps,
+  byName: Map<string, RegisteredFunction>,
+  name: string,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
+  if (req.method !== 'POST')
+    throw new HttpError(405, 'method-not-allowed', 'Use POST to run a function.');
+  const fn = byName.get(name.toLowerCase());
+  if (!fn) throw new HttpError(404, 'function-not-found', `No function named "${name}".`);
+  const trigger = triggerOf(fn);
+  const type = trigger?.[1].type?.toLowerCase() ?? '';
+  if (!trigger || NOT_INVOCABLE.has(type)) {
+    throw new HttpError(
+      400,
+      'not-invocable',
+      `Function "${fn.metadata.name}" has a ${trigger?.[1].type ?? 'missing'} trigger and cannot be run from the admin API.`,
+    );
+  }
+  const parsed = invokeBody.safeParse(await readJsonBody(req));
+  if (!parsed.success)
+    throw new HttpError(400, 'invalid-request', 'Expected a body like {"input": "..."}.');
+  if (type === 'timertrigger') {
+    void deps.timers.invokeNow(fn.metadata.name);
+  } else {
+    const input = parsed.data.input;
+    void deps.invoker.invoke(
+      fn,
+      {
+        inputData: [
+          {
+            name: trigger[0],
+            data: { string: typeof input === 'string' ? input : JSON.stringify(input ?? '') },
+          },
+        ],
+      },
+      'This function was programmatically called via the host APIs.',
+    );
+  }
+  res.writeHead(202, { 'content-length': 0 }).end();
+}
+
+/** `GET|POST /admin/devhost/clock`: tells the time, or moves a virtual clock (firing what became due). */
+async function clockRoute(
+  deps: AdminDeps,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
+  if (req.method === 'GET') {
+    sendJson(res, 200, clockState(deps.clock));
+    return;
+  }
+  if (req.method !== 'POST') throw new HttpError(405, 'method-not-allowed', 'Use GET or POST.');
+  const clock = deps.clock;
+  if (!(clock instanceof VirtualClock)) {
+    throw new HttpError(
+      409,
+      'clock-not-virtual',
+      'Start the host with --virtual-clock to move its time.',
+    );
+  }
+  const parsed = clockBody.safeParse(await readJsonBody(req));
+  if (!parsed.success) {
+    throw new HttpError(
+      400,
+      'invalid-request',
+      'Expected {"advanceBy": "P7D"} or {"set": "2019-10-01T00:00:00Z"}.',
+    );
+  }
+  let fired: number;
+  if ('advanceBy' in parsed.data) {
+    const ms = parseIsoDuration(parsed.data.advanceBy);
+    if (ms === undefined || ms < 0) {
+      throw new HttpError(
+        400,
+        'invalid-request',
+        `"${parsed.data.advanceBy}" is not a forward ISO 8601 duration such as "P7D" or "PT1H".`,
+      );
+    }
+    fired = clock.advance(ms);
+  } else {
+    fired = clock.set(new Date(parsed.data.set));
+  }
+  sendJson(res, 200, { ...clockState(clock), fired });
+}
+
 export function adminRoutes(deps: AdminDeps): ExtensionHandler {
   const byName = new Map(
     [...deps.functions.values()].map((f) => [f.metadata.name.toLowerCase(), f]),
@@ -63,80 +152,11 @@ export function adminRoutes(deps: AdminDeps): ExtensionHandler {
     }
     const fnMatch = /^\/admin\/functions\/([^/]+)\/?$/i.exec(url.pathname);
     if (fnMatch) {
-      if (req.method !== 'POST')
-        throw new HttpError(405, 'method-not-allowed', 'Use POST to run a function.');
-      const name = decodeURIComponent(fnMatch[1]!);
-      const fn = byName.get(name.toLowerCase());
-      if (!fn) throw new HttpError(404, 'function-not-found', `No function named "${name}".`);
-      const trigger = triggerOf(fn);
-      const type = trigger?.[1].type?.toLowerCase() ?? '';
-      if (!trigger || NOT_INVOCABLE.has(type)) {
-        throw new HttpError(
-          400,
-          'not-invocable',
-          `Function "${fn.metadata.name}" has a ${trigger?.[1].type ?? 'missing'} trigger and cannot be run from the admin API.`,
-        );
-      }
-      const parsed = invokeBody.safeParse(await readJsonBody(req));
-      if (!parsed.success)
-        throw new HttpError(400, 'invalid-request', 'Expected a body like {"input": "..."}.');
-      if (type === 'timertrigger') {
-        void deps.timers.invokeNow(fn.metadata.name);
-      } else {
-        const input = parsed.data.input;
-        void deps.invoker.invoke(
-          fn,
-          {
-            inputData: [
-              {
-                name: trigger[0],
-                data: { string: typeof input === 'string' ? input : JSON.stringify(input ?? '') },
-              },
-            ],
-          },
-          'This function was programmatically called via the host APIs.',
-        );
-      }
-      res.writeHead(202, { 'content-length': 0 }).end();
+      await runFunction(deps, byName, decodeURIComponent(fnMatch[1]!), req, res);
       return true;
     }
     if (/^\/admin\/devhost\/clock\/?$/i.test(url.pathname)) {
-      if (req.method === 'GET') {
-        sendJson(res, 200, clockState(deps.clock));
-        return true;
-      }
-      if (req.method !== 'POST') throw new HttpError(405, 'method-not-allowed', 'Use GET or POST.');
-      const clock = deps.clock;
-      if (!(clock instanceof VirtualClock)) {
-        throw new HttpError(
-          409,
-          'clock-not-virtual',
-          'Start the host with --virtual-clock to move its time.',
-        );
-      }
-      const parsed = clockBody.safeParse(await readJsonBody(req));
-      if (!parsed.success) {
-        throw new HttpError(
-          400,
-          'invalid-request',
-          'Expected {"advanceBy": "P7D"} or {"set": "2019-10-01T00:00:00Z"}.',
-        );
-      }
-      let fired: number;
-      if ('advanceBy' in parsed.data) {
-        const ms = parseIsoDuration(parsed.data.advanceBy);
-        if (ms === undefined || ms < 0) {
-          throw new HttpError(
-            400,
-            'invalid-request',
-            `"${parsed.data.advanceBy}" is not a forward ISO 8601 duration such as "P7D" or "PT1H".`,
-          );
-        }
-        fired = clock.advance(ms);
-      } else {
-        fired = clock.set(new Date(parsed.data.set));
-      }
-      sendJson(res, 200, { ...clockState(clock), fired });
+      await clockRoute(deps, req, res);
       return true;
     }
     throw new HttpError(404, 'not-found', `No admin route ${req.method} ${url.pathname}.`);

@@ -12,7 +12,13 @@ import { HttpFront, type AuthKeys, type ExtensionHandler } from './http/server.j
 import { Invoker } from './invoke.js';
 import { loadEntryPoints } from './loader.js';
 import { consoleSink, HostLogger, type LogSink } from './logger.js';
-import { applySettings, httpLimits, loadHostJson, loadLocalSettings } from './settings.js';
+import {
+  applySettings,
+  httpLimits,
+  loadHostJson,
+  loadLocalSettings,
+  type HostOptions,
+} from './settings.js';
 import { tableClient } from './storage.js';
 import {
   isTimer,
@@ -159,24 +165,12 @@ async function listen(
   }
 }
 
-export async function startHost(opts: HostStartOptions): Promise<RunningHost> {
-  const env = process.env;
-  const root = path.resolve(opts.scriptRoot);
-  const settings = await loadLocalSettings(root);
-  const skipped = applySettings(settings.values, env);
-  env.FUNCTIONS_WORKER_RUNTIME ??= 'node';
-  env.AZURE_FUNCTIONS_ENVIRONMENT ??= 'Development';
-  env.AzureWebJobsScriptRoot ??= root;
-  const options = await loadHostJson(root, env);
-  const logger = new HostLogger(options.logLevel, opts.logSink ?? consoleSink);
-  for (const key of skipped) {
-    logger.log(
-      'Host.Startup',
-      'debug',
-      `Skipping '${key}' from local settings as it's already defined in current environment variables.`,
-    );
-  }
-
+/** Loads the app through the real library: core module, entry points, appStart hooks, capabilities. */
+async function loadApp(
+  root: string,
+  options: HostOptions,
+  logger: HostLogger,
+): Promise<{ core: CoreState; invoker: Invoker }> {
   const invokerRef: { current?: Invoker } = {};
   const core = new CoreState((level, category, message) => {
     if (invokerRef.current) invokerRef.current.log(undefined, level, category, message);
@@ -198,8 +192,16 @@ export async function startHost(opts: HostStartOptions): Promise<RunningHost> {
   core.lock();
   await core.programmingModel?.getCapabilities?.({ ...WORKER_CAPABILITIES });
   validateNames(core.functions.values());
+  return { core, invoker };
+}
 
-  // host.json `functions` allow-list and AzureWebJobs.<name>.Disabled switch functions off.
+/** host.json's `functions` allow-list and `AzureWebJobs.<name>.Disabled` switch functions off. */
+function enabledFunctions(
+  core: CoreState,
+  options: HostOptions,
+  env: NodeJS.ProcessEnv,
+  logger: HostLogger,
+): Map<string, RegisteredFunction> {
   const functions = new Map<string, RegisteredFunction>();
   const allow = options.allowList?.map((n) => n.toLowerCase());
   for (const [id, fn] of core.functions) {
@@ -211,10 +213,18 @@ export async function startHost(opts: HostStartOptions): Promise<RunningHost> {
     }
     functions.set(id, fn);
   }
+  return functions;
+}
 
-  const clock: Clock = opts.virtualClock
-    ? new VirtualClock(opts.virtualClock instanceof Date ? opts.virtualClock : new Date())
-    : new RealClock();
+/** The timer triggers with their schedule statuses in Table storage (required when there are timers). */
+async function timerService(
+  root: string,
+  functions: Map<string, RegisteredFunction>,
+  clock: Clock,
+  invoker: Invoker,
+  logger: HostLogger,
+  env: NodeJS.ProcessEnv,
+): Promise<TimerService> {
   const storageConnection = env.AzureWebJobsStorage || undefined;
   const hasTimers = [...functions.values()].some(isTimer);
   if (hasTimers && !storageConnection) {
@@ -241,7 +251,75 @@ export async function startHost(opts: HostStartOptions): Promise<RunningHost> {
     env.WEBSITE_TIME_ZONE && /\/|^UTC$/i.test(env.WEBSITE_TIME_ZONE)
       ? env.WEBSITE_TIME_ZONE
       : undefined;
-  const timers = new TimerService(functions.values(), clock, invoker, logger, env, store, zone);
+  return new TimerService(functions.values(), clock, invoker, logger, env, store, zone);
+}
+
+/** local.settings.json into the environment, then host.json read with its overrides; the logger. */
+async function configure(
+  root: string,
+  env: NodeJS.ProcessEnv,
+  sink: LogSink,
+): Promise<{
+  settings: Awaited<ReturnType<typeof loadLocalSettings>>;
+  options: HostOptions;
+  logger: HostLogger;
+}> {
+  const settings = await loadLocalSettings(root);
+  const skipped = applySettings(settings.values, env);
+  env.FUNCTIONS_WORKER_RUNTIME ??= 'node';
+  env.AZURE_FUNCTIONS_ENVIRONMENT ??= 'Development';
+  env.AzureWebJobsScriptRoot ??= root;
+  const options = await loadHostJson(root, env);
+  const logger = new HostLogger(options.logLevel, sink);
+  for (const key of skipped) {
+    logger.log(
+      'Host.Startup',
+      'debug',
+      `Skipping '${key}' from local settings as it's already defined in current environment variables.`,
+    );
+  }
+  return { settings, options, logger };
+}
+
+/** Stops the host once: timers, extensions, connections, then the appTerminate hooks. */
+function closer(
+  core: CoreState,
+  logger: HostLogger,
+  timers: TimerService,
+  started: Map<string, StartedExtension>,
+  front: HttpFront,
+  listening: { close(): Promise<void> },
+): () => Promise<void> {
+  let closed = false;
+  return async () => {
+    if (closed) return;
+    closed = true;
+    timers.stop();
+    await closeExtensions(started);
+    front.server.closeIdleConnections();
+    await listening.close();
+    await timers.idle();
+    await core
+      .runHooks('appTerminate', { hookData: {}, appHookData: core.appHookData })
+      .catch((e: unknown) => {
+        logger.error('Host.General', `An appTerminate hook failed: ${String(e)}`);
+      });
+  };
+}
+
+export async function startHost(opts: HostStartOptions): Promise<RunningHost> {
+  const env = process.env;
+  const root = path.resolve(opts.scriptRoot);
+  const { settings, options, logger } = await configure(root, env, opts.logSink ?? consoleSink);
+  const { core, invoker } = await loadApp(root, options, logger);
+
+  const functions = enabledFunctions(core, options, env, logger);
+
+  const clock: Clock = opts.virtualClock
+    ? new VirtualClock(opts.virtualClock instanceof Date ? opts.virtualClock : new Date())
+    : new RealClock();
+  const storageConnection = env.AzureWebJobsStorage || undefined;
+  const timers = await timerService(root, functions, clock, invoker, logger, env);
 
   const keys = opts.enableAuth ? await loadKeys(root, env, logger) : undefined;
   const limits = httpLimits(env);
@@ -301,26 +379,12 @@ export async function startHost(opts: HostStartOptions): Promise<RunningHost> {
     );
   }
 
-  let closed = false;
   return {
     ...ctx,
     port,
     timers,
     extensions: started,
-    async close() {
-      if (closed) return;
-      closed = true;
-      timers.stop();
-      await closeExtensions(started);
-      front.server.closeIdleConnections();
-      await listening.close();
-      await timers.idle();
-      await core
-        .runHooks('appTerminate', { hookData: {}, appHookData: core.appHookData })
-        .catch((e: unknown) => {
-          logger.error('Host.General', `An appTerminate hook failed: ${String(e)}`);
-        });
-    },
+    close: closer(core, logger, timers, started, front, listening),
   };
 }
 
