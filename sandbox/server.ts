@@ -6,6 +6,7 @@ import { TableClient, type TransactionAction } from '@azure/data-tables';
 import { exportJWK, generateKeyPair, importJWK, SignJWT, type JWK } from 'jose';
 import { z } from 'zod';
 import { isLoopback, listenOn, LOOPBACK } from '../devhost/http/listen.js';
+import { createIngestionService } from './ingestion.js';
 import { createMailService, SANDBOX_MAIL_KEY } from './mail.js';
 import type { World, WorldAccount } from './world.js';
 
@@ -26,6 +27,8 @@ export interface SandboxOptions {
   table?: string;
   /** the access key of the mail service (base64); the app's ACS connection string must carry it */
   mailKey?: string;
+  /** how long the ingestion API's certification takes, in seconds of real time (default 2) */
+  certificationSeconds?: number;
 }
 
 export interface RunningSandbox {
@@ -289,6 +292,9 @@ export async function startSandbox(opts: SandboxOptions): Promise<RunningSandbox
     return put(`cpp~${s.account.id}`, 'account', s.account);
   };
   const mail = createMailService(opts.mailKey ?? SANDBOX_MAIL_KEY);
+  const ingestion = createIngestionService(world, {
+    certificationSeconds: opts.certificationSeconds ?? 2,
+  });
 
   // ------------------------------------------------------------ token keys, kept across restarts
   let privateJwk: JWK;
@@ -472,6 +478,10 @@ export async function startSandbox(opts: SandboxOptions): Promise<RunningSandbox
           partnerName: p.partnerName,
           tenantId: p.tenantId,
           certificateState: p.certificate,
+          // R-D365-1/2 as far as the profile tells: the membership moved from PMC, and (only when
+          // enrolled) the commercial marketplace program; silence means nothing can be read.
+          partnerCenterMembership: p.pmcMigrated ? 'migrated' : 'pmc',
+          ...(p.marketplaceEnrolled ? { programs: ['CommercialMarketplace'] } : {}),
           links: { self: { uri: '/profiles/mpn', method: 'GET', headers: [] } },
           attributes: { objectType: 'MpnProfile' },
         },
@@ -844,7 +854,10 @@ export async function startSandbox(opts: SandboxOptions): Promise<RunningSandbox
       }
     }
     if (url.pathname === '/dev/stats' && method === 'GET')
-      return { status: 200, body: { ...stats, mail: mail.sent.length } };
+      return {
+        status: 200,
+        body: { ...stats, mail: mail.sent.length, ingestion: ingestion.stats() },
+      };
     if (url.pathname === '/dev/mail' && method === 'GET') {
       const to = url.searchParams.get('to')?.toLowerCase();
       return {
@@ -863,6 +876,7 @@ export async function startSandbox(opts: SandboxOptions): Promise<RunningSandbox
       cppVersion = maxVersion();
       byVersion = undefined;
       mail.clear();
+      ingestion.reset();
       requests.clear();
       calls.length = 0;
       stats.writes = {};
@@ -931,7 +945,10 @@ export async function startSandbox(opts: SandboxOptions): Promise<RunningSandbox
       calls.push(`${req.method ?? 'GET'} ${url.pathname}`);
       const fault = await injectFault(req, url);
       if (fault) return send(fault.status, fault.body, fault.headers);
-      const r = (await mail.handle(req, url)) ?? (await route(req, url));
+      const r =
+        (await mail.handle(req, url)) ??
+        (await ingestion.handle(req, url)) ??
+        (await route(req, url));
       send(r.status, r.body, r.headers);
     })().catch((e: unknown) => {
       if (e instanceof HttpFail) send(e.status, e.body, e.headers);
