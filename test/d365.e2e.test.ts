@@ -1,6 +1,7 @@
 // The Dynamics 365 / PowerApps checklist end to end (R-D365): each demo-world publisher with such offers
 // through its path, through the local host, the sandbox's ingestion API over HTTP and Azurite.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TableClient } from '@azure/data-tables';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { World } from '../sandbox/world.js';
 import { startE2E, type E2E } from './support/e2e.js';
 
@@ -175,6 +176,32 @@ describe('contoso: a certification failure, a created offer, Business Central un
       (await (await fetch(`${e.sandbox.url}/dev/calls`)).json()) as { calls: string[] }
     ).calls;
     expect(calls.some((x) => x.includes('contoso-offer-5'))).toBe(false);
+    // The audit trail beside the row: the owner's requests, every state change and external write.
+    const table = TableClient.fromConnectionString(
+      inject('storage'),
+      `${e.app.env.TABLE_PREFIX}Checklists`,
+      { allowInsecureConnection: true },
+    );
+    const actions: string[] = [];
+    for await (const r of table.listEntities<{ Action: string; Actor: string }>({
+      queryOptions: {
+        filter: "PartitionKey eq 'cpp-contoso' and RowKey ge 'audit~' and RowKey lt 'audit~~'",
+      },
+    }))
+      actions.push(r.Action);
+    expect(actions).toEqual(
+      expect.arrayContaining([
+        'start-requested',
+        'start',
+        'attest:isv-addendum',
+        'create-appsource-offer',
+        'submit',
+        'certification',
+        'check-again',
+        'go-live:contoso-offer-3',
+        'go-live',
+      ]),
+    );
     // A second start returns the finished checklist; nothing is submitted again.
     const again = await e.call('POST', '/api/accounts/cpp-contoso/d365', { token });
     expect(again.status).toBe(202);
