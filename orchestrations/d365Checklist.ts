@@ -43,18 +43,13 @@ function recorder(ctx: df.OrchestrationContext, accountId: string, scope: string
     outcome: string,
     actor = 'system',
     detail?: string,
+    before: { action: string; outcome: string; actor: string; detail?: string }[] = [],
   ): Generator<df.Task, void, unknown> {
     const at = ctx.df.currentUtcDateTime.toISOString();
     const audit: KeyedAuditEntry[] = [
-      {
-        key: `${at}~${scope}~${String(seq++).padStart(4, '0')}`,
-        at,
-        actor,
-        action,
-        outcome,
-        ...(detail ? { detail } : {}),
-      },
-    ];
+      ...before,
+      { action, outcome, actor, ...(detail ? { detail } : {}) },
+    ].map((a) => ({ key: `${at}~${scope}~${String(seq++).padStart(4, '0')}`, at, ...a }));
     yield callD365Activity(ctx, 'd365Record', RETRY, {
       accountId,
       change: { ...change, updatedAt: at },
@@ -245,6 +240,7 @@ export function* d365Offer(ctx: df.OrchestrationContext): Generator<df.Task, str
     action: string,
     outcome: string,
     actor = 'system',
+    before: { action: string; outcome: string; actor: string; detail?: string }[] = [],
   ): Generator<df.Task, void, unknown> {
     const { reason: _r, nextAction: _n, report: _p, ...rest } = offer;
     void [_r, _n, _p];
@@ -261,6 +257,7 @@ export function* d365Offer(ctx: df.OrchestrationContext): Generator<df.Task, str
       outcome,
       actor,
       `${offer.offerId}${offer.reason ? `: ${offer.reason}` : ''}`,
+      before,
     );
   }
   /** Waits for the owner's resubmission (POST …/d365); returns who asked. */
@@ -344,28 +341,40 @@ export function* d365Offer(ctx: df.OrchestrationContext): Generator<df.Task, str
       by = yield* resubmitted();
       continue;
     }
-    yield* set(
-      'in-certification',
-      {
-        submissionId: sub.submissionId,
-        reason: `Submitted for certification${round > 1 ? ` again (round ${round})` : ''}${input.premiumTier ? ', with a Premium-tier request' : ''}.`,
-      },
-      'submit',
-      'done',
-      by,
-    );
-    // The result is looked at on a durable timer: no polling loop inside an activity.
+    const submitted = {
+      action: 'submit',
+      outcome: 'done',
+      actor: by,
+      detail: `${offer.offerId}: submission ${sub.submissionId}${round > 1 ? ` (round ${round})` : ''}`,
+    };
+    // The result is looked at at once, then on a durable timer: no polling loop inside an activity.
+    // A result there at once is recorded with the submission (one change, both audit entries).
     let result: { status: string; reasons: string[] };
+    let pendingShown = false;
     for (;;) {
       result = (yield callD365Activity(ctx, 'd365Certification', RETRY, {
         productId,
         submissionId: sub.submissionId,
       })) as { status: string; reasons: string[] };
       if (result.status !== 'Pending' && result.status !== 'Unknown') break;
+      if (!pendingShown) {
+        pendingShown = true;
+        yield* set(
+          'in-certification',
+          {
+            submissionId: sub.submissionId,
+            reason: `Submitted for certification${round > 1 ? ` again (round ${round})` : ''}${input.premiumTier ? ', with a Premium-tier request' : ''}.`,
+          },
+          'submit',
+          'done',
+          by,
+        );
+      }
       yield ctx.df.createTimer(
         new Date(ctx.df.currentUtcDateTime.getTime() + input.checkSeconds * 1000),
       );
     }
+    const before = pendingShown ? [] : [submitted];
     if (result.status === 'Failed') {
       yield* set(
         'certification-failed',
@@ -376,6 +385,8 @@ export function* d365Offer(ctx: df.OrchestrationContext): Generator<df.Task, str
         },
         'certification',
         'failed',
+        'system',
+        before,
       );
       by = yield* resubmitted();
       continue;
@@ -392,6 +403,8 @@ export function* d365Offer(ctx: df.OrchestrationContext): Generator<df.Task, str
       },
       'certification',
       result.status,
+      'system',
+      before,
     );
     // R-D365-6: after the approval the owner chooses "go live".
     const live = (yield waitForD365Event(ctx, 'GoLive')) as D365Events['GoLive'];
