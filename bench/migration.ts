@@ -95,7 +95,6 @@ async function main(): Promise<void> {
     ...appSettingsFor(sandbox.url),
     CPP_RETIREMENT_DATE: '2099-12-31T23:59:59Z',
     BACKSYNC_INTERVAL_SECONDS: '3600',
-    MIGRATION_DEADLINE: '2099-10-15T23:59:59-07:00',
   });
   const host = await startHost({ scriptRoot: root, port: 0, logSink: { write() {} } });
   console.info = () => {}; // the app's mail log lines
