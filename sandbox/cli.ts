@@ -19,6 +19,8 @@ export function appSettingsFor(sandboxUrl: string): Record<string, string> {
     AUTH_ISSUER: `${sandboxUrl}/dev`,
     AUTH_JWKS_URL: `${sandboxUrl}/dev/jwks`,
     ACS_CONNECTION_STRING: `endpoint=${sandboxUrl}/;accesskey=${SANDBOX_MAIL_KEY}`,
+    // The sandbox certifies in seconds (not days): look at a submission again every few seconds.
+    D365_CERTIFICATION_CHECK_SECONDS: '2',
   };
 }
 

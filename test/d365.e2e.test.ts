@@ -363,5 +363,20 @@ describe('bad input', () => {
       steps: before.steps,
     });
     expect((await stats()).ingestion.submissions).toEqual(statsBefore.submissions);
+    // Before a start: an attestation or a go-live is refused (409 not-started) and starts nothing.
+    const admin = await e.token('admin@example.com', { roles: ['Migration.Admin'] });
+    const attest = await e.call('POST', '/api/accounts/cpp-wideworld/d365/attest', {
+      token: admin,
+      body: { step: 'isv-addendum' },
+    });
+    expect([attest.status, attest.body.error.code]).toEqual([409, 'not-started']);
+    const live = await e.call('POST', '/api/accounts/cpp-wideworld/d365/offers/x/go-live', {
+      token: admin,
+    });
+    expect([live.status, live.body.error.code]).toEqual([409, 'not-started']);
+    expect((await checklist('cpp-wideworld', admin)).status).toBe('not-started');
+    expect(
+      (await e.call('GET', '/api/accounts/no-such-account/d365', { token: admin })).status,
+    ).toBe(404);
   });
 });
