@@ -353,6 +353,7 @@ export function* d365Offer(ctx: df.OrchestrationContext): Generator<df.Task, str
     let pendingShown = false;
     for (;;) {
       result = (yield callD365Activity(ctx, 'd365Certification', RETRY, {
+        accountId: input.accountId,
         productId,
         submissionId: sub.submissionId,
       })) as { status: string; reasons: string[] };

@@ -195,7 +195,7 @@ export interface D365Activities {
     out: { submissionId: string } | PartnerRefusal;
   };
   d365Certification: {
-    in: { productId: string; submissionId: string };
+    in: { accountId: string; productId: string; submissionId: string };
     out: { status: string; reasons: string[] };
   };
   d365Promote: {

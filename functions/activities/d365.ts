@@ -87,7 +87,9 @@ export function createD365Activities(d: D365Deps): Handlers {
       const offers = withOffers
         ? await pool((await d.cpp.listOffers(accountId)).filter(isChecklistOffer), 8, async (o) => {
             const product =
-              o.kind === BUSINESS_CENTRAL ? undefined : await d.ingestion.findProduct(o.id);
+              o.kind === BUSINESS_CENTRAL
+                ? undefined
+                : await d.ingestion.findProduct(accountId, o.id);
             return {
               offerId: o.id,
               name: o.name,
@@ -120,9 +122,10 @@ export function createD365Activities(d: D365Deps): Handlers {
       if (!type)
         return { kind: 'partner-refused', reason: `no AppSource product type for ${kind}` };
       try {
-        const found = await d.ingestion.findProduct(offerId);
+        const found = await d.ingestion.findProduct(accountId, offerId);
         if (found) return { productId: found.id };
         const p = await d.ingestion.createProduct(
+          accountId,
           offerId,
           name,
           type,
@@ -139,6 +142,7 @@ export function createD365Activities(d: D365Deps): Handlers {
     async d365Submit({ accountId, offerId, productId, round, premiumTier }) {
       try {
         const r = await d.ingestion.submit(
+          accountId,
           productId,
           {
             publishOption: {
@@ -156,13 +160,14 @@ export function createD365Activities(d: D365Deps): Handlers {
       }
     },
 
-    async d365Certification({ productId, submissionId }) {
-      return d.ingestion.certification(productId, submissionId);
+    async d365Certification({ accountId, productId, submissionId }) {
+      return d.ingestion.certification(accountId, productId, submissionId);
     },
 
     async d365Promote({ accountId, offerId, productId, submissionId }) {
       try {
         await d.ingestion.promote(
+          accountId,
           productId,
           submissionId,
           requestId(accountId, offerId, 'promote', submissionId),

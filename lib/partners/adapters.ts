@@ -86,8 +86,9 @@ export interface Certification {
 export interface OfferIngestion {
   billingComplete(mpnId: string): Promise<boolean | undefined>;
   /** The product whose AzureOfferID is the offer's id, if AppSource has one. */
-  findProduct(offerId: string): Promise<IngestionProduct | undefined>;
+  findProduct(accountId: string, offerId: string): Promise<IngestionProduct | undefined>;
   createProduct(
+    accountId: string,
     offerId: string,
     name: string,
     resourceType: string,
@@ -95,13 +96,19 @@ export interface OfferIngestion {
   ): Promise<IngestionProduct>;
   /** Submits for certification; a submission already in flight is named instead (409). */
   submit(
+    accountId: string,
     productId: string,
     body: Record<string, unknown>,
     requestId: string,
   ): Promise<{ id: string } | { inFlight: string }>;
-  certification(productId: string, submissionId: string): Promise<Certification>;
+  certification(accountId: string, productId: string, submissionId: string): Promise<Certification>;
   /** Go live: promotes the approved submission (idempotent). */
-  promote(productId: string, submissionId: string, requestId: string): Promise<void>;
+  promote(
+    accountId: string,
+    productId: string,
+    submissionId: string,
+    requestId: string,
+  ): Promise<void>;
 }
 
 export interface CppAccount {
@@ -335,16 +342,18 @@ export function createPartnerAdapters(
       );
       return res.status === 200 ? res.body.complete === true : undefined;
     },
-    async findProduct(offerId) {
+    async findProduct(accountId, offerId) {
       const filter = `ExternalIDs/Any(i:i/Type eq 'AzureOfferID' and i/Value eq '${offerId.replace(/'/g, "''")}')`;
       const res = await pc.request<{ value: IngestionProduct[] }>(
         ing(`products?$filter=${enc(filter)}`),
+        { tenant: await tenantOf(accountId) },
       );
       const p = res.body.value[0];
       return p ? { id: p.id, resourceType: p.resourceType, name: p.name } : undefined;
     },
-    async createProduct(offerId, name, resourceType, requestId) {
+    async createProduct(accountId, offerId, name, resourceType, requestId) {
       const res = await pc.request<IngestionProduct>(ing('products'), {
+        tenant: await tenantOf(accountId),
         method: 'POST',
         body: { resourceType, name, externalIDs: [{ type: 'AzureOfferID', value: offerId }] },
         requestId,
@@ -353,16 +362,18 @@ export function createPartnerAdapters(
       });
       if (res.status === 409) {
         // Created by an earlier attempt whose answer was lost: look it up by its external id.
-        const found = await ingestion.findProduct(offerId);
+        const found = await ingestion.findProduct(accountId, offerId);
         if (found) return found;
         throw new PermanentPartnerError(`POST products answered 409`, 409, res.body);
       }
       return { id: res.body.id, resourceType: res.body.resourceType, name: res.body.name };
     },
-    async submit(productId, body, requestId) {
+    async submit(accountId, productId, body, requestId) {
+      const tenant = await tenantOf(accountId);
       const res = await pc.request<{ id: string; details?: { submissionId?: string }[] }>(
         ing(`products/${enc(productId)}/submissions`),
         {
+          tenant,
           method: 'POST',
           body,
           requestId,
@@ -377,21 +388,27 @@ export function createPartnerAdapters(
       }
       return { id: res.body.id };
     },
-    async certification(productId, submissionId) {
+    async certification(accountId, productId, submissionId) {
+      const tenant = await tenantOf(accountId);
       const base = ing(`products/${enc(productId)}/submissions/${enc(submissionId)}`);
       const reports = await pc.request<{ value: { status: Certification['status'] }[] }>(
         `${base}/reports`,
+        { tenant },
       );
       const status = reports.body.value.at(-1)?.status ?? 'Pending';
       if (status === 'Pending' || status === 'Passed') return { status, reasons: [] };
-      const v = await pc.request<{ value: { message: string }[] }>(`${base}/validations`);
+      const v = await pc.request<{ value: { message: string }[] }>(`${base}/validations`, {
+        tenant,
+      });
       return { status, reasons: v.body.value.map((x) => x.message) };
     },
-    async promote(productId, submissionId, requestId) {
+    async promote(accountId, productId, submissionId, requestId) {
+      const tenant = await tenantOf(accountId);
       await pc.request(ing(`products/${enc(productId)}/submissions/${enc(submissionId)}/promote`), {
         method: 'POST',
         requestId,
         headers: { 'client-request-id': requestId },
+        tenant,
       });
     },
   };
