@@ -643,6 +643,13 @@ export async function startSandbox(opts: SandboxOptions): Promise<RunningSandbox
         migrated: c.account.migrated,
         readOnly: c.account.readOnly,
         ...(c.account.language ? { language: c.account.language } : {}),
+        // R-D365: how many Dynamics 365 / PowerApps offers the account has (Business Central not counted)
+        d365Offers: [...c.offers.values()].filter(
+          (o) =>
+            ['dynamics-365-customer-engagement', 'powerapps', 'dynamics-365-operations'].includes(
+              String(o.kind),
+            ) && o.status !== 'deprecated',
+        ).length,
         owners: [...c.users.values()].filter((u) => u.role === 'owner').map((u) => u.email),
         version: c.account.version,
       }));

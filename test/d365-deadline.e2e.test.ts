@@ -83,7 +83,7 @@ describe('after the deadline', () => {
           items: { to: string[]; subject: string; text: string }[];
         }
       ).items.filter((m) => /Dynamics 365/.test(m.subject));
-      return items.length >= 2 ? items : undefined;
+      return items.length >= 3 ? items : undefined;
     });
     const en = mails.find((m) => m.to.includes('olivia.owner@contoso.com'))!;
     expect(en.subject).toMatch(/^Deadline passed: finish the Dynamics 365 checklist of Contoso/);
@@ -95,6 +95,11 @@ describe('after the deadline', () => {
     expect(nl.text).toMatch(/Nog te doen: .*aanvaard het Business Applications ISV-addendum/);
     expect(nl.text).toMatch(/vul uw factuurgegevens aan/);
     expect(nl.text).toMatch(/tailspin-offer-2/);
+    // Fabrikam has such an offer and never started its checklist: it is reminded too.
+    const fabrikam = mails.find((m) => m.to.includes('fabrikam.publisher@outlook.com'))!;
+    expect(fabrikam.text).toMatch(/You have not started the Dynamics 365 checklist/);
+    // Northwind and Litware have no such offers: no D365 reminder.
+    expect(mails.filter((m) => /northwind|litware/.test(m.to.join()))).toEqual([]);
     // The migration's own reminder is a separate subject: both arrive, each once.
     const forTom = (
       (await (await fetch(`${e.sandbox.url}/dev/mail?to=tom@tailspintoys.com`)).json()) as {

@@ -116,6 +116,10 @@ const D365_OFFER_TEXT: Record<Language, Record<string, string>> = {
 
 /** R-DUE-3 for the D365 checklist: which steps and which offers are left. */
 function d365Left(language: Language, summary: SubjectSummary): string {
+  if (summary.status === 'not-started')
+    return language === 'nl'
+      ? 'U bent nog niet begonnen met de Dynamics 365-checklist voor uw Dynamics 365- en PowerApps-aanbiedingen. Open hem in de portal en kies "Starten".'
+      : 'You have not started the Dynamics 365 checklist for your Dynamics 365 and PowerApps offers yet. Open it in the portal and choose "Start".';
   const steps = (summary.steps ?? []).map((s) => D365_STEP_TEXT[language][s] ?? s);
   const offers = (summary.offers ?? []).map(
     (o) => `${o.offerId} (${D365_OFFER_TEXT[language][o.state] ?? o.state})`,

@@ -131,6 +131,8 @@ export interface CppAccountSummary {
   displayName: string;
   migrated: boolean;
   language?: 'en' | 'nl';
+  /** R-D365: Dynamics 365 / PowerApps offers (not Business Central); such accounts have a checklist */
+  d365Offers?: number;
   owners: string[];
   /** CPP's change counter: a listing `since` it holds only what changed afterwards. */
   version: number;
