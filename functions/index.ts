@@ -6,9 +6,17 @@ import { backSyncInstanceId } from '../lib/domain/migration.js';
 import { services } from '../lib/services.js';
 import { accountMigration } from '../orchestrations/accountMigration.js';
 import { backSync } from '../orchestrations/backSync.js';
-import type { Activities, BackSyncInput, ReminderActivities } from '../orchestrations/names.js';
+import { d365Checklist, d365Offer } from '../orchestrations/d365Checklist.js';
+import type {
+  Activities,
+  BackSyncInput,
+  D365Activities,
+  ReminderActivities,
+} from '../orchestrations/names.js';
 import { reminderSweep } from '../orchestrations/reminderSweep.js';
+import { createD365Activities } from './activities/d365.js';
 import { createActivities } from './activities/migration.js';
+import { attestStep, getChecklist, goLive, startChecklist } from './http/d365.js';
 import { createReminderActivities } from './activities/reminders.js';
 import {
   banner,
@@ -77,6 +85,31 @@ app.get('listMigrations', {
   handler: listMigrations,
 });
 
+// R-D365: the Dynamics 365 / PowerApps checklist.
+app.get('getChecklist', {
+  route: `${account}/d365`,
+  authLevel: 'anonymous',
+  handler: getChecklist,
+});
+df.app.client.http('startChecklist', {
+  route: `${account}/d365`,
+  methods: ['POST'],
+  authLevel: 'anonymous',
+  handler: startChecklist,
+});
+df.app.client.http('attestStep', {
+  route: `${account}/d365/attest`,
+  methods: ['POST'],
+  authLevel: 'anonymous',
+  handler: attestStep,
+});
+df.app.client.http('goLive', {
+  route: `${account}/d365/offers/{offerId}/go-live`,
+  methods: ['POST'],
+  authLevel: 'anonymous',
+  handler: goLive,
+});
+
 app.get('listReminders', {
   route: `${account}/reminders`,
   authLevel: 'anonymous',
@@ -108,6 +141,8 @@ app.http('zzzUnmatchedRoute', {
 df.app.orchestration('accountMigration', accountMigration);
 df.app.orchestration('backSync', backSync);
 df.app.orchestration('reminderSweep', reminderSweep);
+df.app.orchestration('d365Checklist', d365Checklist);
+df.app.orchestration('d365Offer', d365Offer);
 
 // Activities: built once over the real adapters; startBackSync reaches the Durable client of its invocation.
 let handlers: ReturnType<typeof createActivities> | undefined;
@@ -186,5 +221,35 @@ for (const name of reminderNames) {
   df.app.activity(name, {
     handler: (input: unknown): Promise<unknown> =>
       (reminders()[name] as (i: unknown) => Promise<unknown>)(input),
+  });
+}
+
+let d365Handlers: ReturnType<typeof createD365Activities> | undefined;
+const d365 = (): ReturnType<typeof createD365Activities> => {
+  const s = services();
+  d365Handlers ??= createD365Activities({
+    cpp: s.cpp,
+    partnerCenter: s.partnerCenter,
+    ingestion: s.ingestion,
+    store: s.store,
+    checklists: s.checklists,
+    subjects: s.subjects,
+    schedule: s.schedule,
+  });
+  return d365Handlers;
+};
+const d365Names: (keyof D365Activities)[] = [
+  'd365Facts',
+  'd365OfferPlatform',
+  'd365CreateProduct',
+  'd365Submit',
+  'd365Certification',
+  'd365Promote',
+  'd365Record',
+];
+for (const name of d365Names) {
+  df.app.activity(name, {
+    handler: (input: unknown): Promise<unknown> =>
+      (d365()[name] as (i: unknown) => Promise<unknown>)(input),
   });
 }

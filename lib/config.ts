@@ -70,6 +70,8 @@ const configSchema = z.object({
   OUTBOX_SCHEDULE: z.string().min(1).default('0 */1 * * * *'),
   /** How often back-sync looks for changes made in Partner Center. */
   BACKSYNC_INTERVAL_SECONDS: z.coerce.number().int().positive().default(300),
+  /** R-D365-6: how often a submission in certification is looked at again (a durable timer) */
+  D365_CERTIFICATION_CHECK_SECONDS: z.coerce.number().int().positive().default(3600),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -8,9 +8,11 @@ import { PermanentPartnerError, RateLimiter } from './partners/http.js';
 import {
   createPartnerAdapters,
   type CppSource,
+  type OfferIngestion,
   type PartnerCenter,
   type TenantDirectory,
 } from './partners/adapters.js';
+import { TableChecklistStore, type ChecklistStore } from './store/checklists.js';
 import { TableAttemptGate, type AttemptGate } from './store/gate.js';
 import { TableMigrationStore, type MigrationStore, type StatusClaims } from './store/migrations.js';
 import { TableSubjectIndex, type SubjectIndex } from './store/subjects.js';
@@ -23,12 +25,21 @@ export interface Services {
   tenants: TenantDirectory;
   partnerCenter: PartnerCenter;
   cpp: CppSource;
+  /** Partner Center's ingestion API and billing profile (R-D365) */
+  ingestion: OfferIngestion;
+  /** the D365 checklist read model (one row per account) and its audit */
+  checklists: ChecklistStore;
   /**
    * The same services for the HTTP routes: a caller is waiting, so a partner's Retry-After is honoured
    * in place only up to 10 s (longer is a 503 for the caller) and fewer attempts are made. The adapters
    * above (for activities) wait up to two minutes. Both share one rate limiter per partner tenant.
    */
-  interactive: { tenants: TenantDirectory; partnerCenter: PartnerCenter; cpp: CppSource };
+  interactive: {
+    tenants: TenantDirectory;
+    partnerCenter: PartnerCenter;
+    cpp: CppSource;
+    ingestion: OfferIngestion;
+  };
   outbox: Outbox;
   subjects: SubjectIndex;
   schedule: ReminderSchedule;
@@ -90,6 +101,7 @@ export function services(): Services {
     gate: new TableAttemptGate(cfg.AzureWebJobsStorage, `${cfg.TABLE_PREFIX}Migrations`),
     ...partners,
     interactive,
+    checklists: new TableChecklistStore(cfg.AzureWebJobsStorage, `${cfg.TABLE_PREFIX}Checklists`),
     outbox: new TableOutbox(
       cfg.AzureWebJobsStorage,
       new AcsMailSender(cfg.ACS_CONNECTION_STRING, cfg.MAIL_SENDER),

@@ -10,6 +10,7 @@ import type {
   TenantCheck,
 } from '../lib/domain/migration.js';
 import type { ReminderSchedule, ReminderSlot } from '../lib/domain/reminders.js';
+import type { AttestableStep, ChecklistChange } from '../lib/domain/d365.js';
 
 /** How one category's copy ended: all written, stopped by the attempt's gate (cancel), or refused. */
 export type CopyOutcome =
@@ -152,4 +153,97 @@ export interface ReminderSweepResult {
   skipped: number;
   sent: number;
   pendingMail: number;
+}
+
+// ---------------------------------------------------------------- the D365 checklist (R-D365)
+
+export interface D365OfferFacts {
+  offerId: string;
+  name: string;
+  kind: string;
+  supportsLatestPlatform: boolean;
+  /** the AppSource product (ingestion API), when there is one; never looked up for Business Central */
+  productId?: string;
+}
+
+export interface D365Facts {
+  exists: boolean;
+  mpnId: string | null;
+  /** true/false when the MPN profile says, null when nothing can be read */
+  pmcMigrated: boolean | null;
+  marketplaceEnrolled: boolean | null;
+  billingComplete: boolean | null;
+  offers: D365OfferFacts[];
+}
+
+/** The checklist's activities: ids, states and report reasons through history, never account data. */
+export interface D365Activities {
+  d365Facts: { in: { accountId: string; offers: boolean }; out: D365Facts };
+  d365OfferPlatform: { in: { accountId: string; offerId: string }; out: { supported: boolean } };
+  d365CreateProduct: {
+    in: { accountId: string; offerId: string; name: string; kind: string };
+    out: { productId: string } | PartnerRefusal;
+  };
+  d365Submit: {
+    in: {
+      accountId: string;
+      offerId: string;
+      productId: string;
+      round: number;
+      premiumTier: boolean;
+    };
+    out: { submissionId: string } | PartnerRefusal;
+  };
+  d365Certification: {
+    in: { accountId: string; productId: string; submissionId: string };
+    out: { status: string; reasons: string[] };
+  };
+  d365Promote: {
+    in: { accountId: string; offerId: string; productId: string; submissionId: string };
+    out: { promoted: true } | PartnerRefusal;
+  };
+  d365Record: {
+    in: { accountId: string; change: ChecklistChange; audit: KeyedAuditEntry[] };
+    out: null;
+  };
+}
+
+export function callD365Activity<N extends keyof D365Activities>(
+  ctx: df.OrchestrationContext,
+  name: N,
+  retry: df.RetryOptions,
+  input: D365Activities[N]['in'],
+): df.Task {
+  return ctx.df.callActivityWithRetry(name, retry, input);
+}
+
+export interface D365Events {
+  Attest: { step: AttestableStep; by: string };
+  Recheck: { by: string };
+  GoLive: { by: string };
+  Resubmit: { by: string };
+}
+
+export function waitForD365Event<E extends keyof D365Events>(
+  ctx: df.OrchestrationContext,
+  name: E,
+): df.Task {
+  return ctx.df.waitForExternalEvent(name);
+}
+
+export interface D365ChecklistInput {
+  accountId: string;
+  requestedBy: string;
+  createdAt: string;
+  premiumTier: boolean;
+  /** how often a submission in certification is looked at again (durable timer) */
+  checkSeconds: number;
+}
+
+export interface D365OfferInput {
+  accountId: string;
+  index: number;
+  offer: D365OfferFacts;
+  premiumTier: boolean;
+  checkSeconds: number;
 }

@@ -19,6 +19,8 @@ export function appSettingsFor(sandboxUrl: string): Record<string, string> {
     AUTH_ISSUER: `${sandboxUrl}/dev`,
     AUTH_JWKS_URL: `${sandboxUrl}/dev/jwks`,
     ACS_CONNECTION_STRING: `endpoint=${sandboxUrl}/;accesskey=${SANDBOX_MAIL_KEY}`,
+    // The sandbox certifies in seconds (not days): look at a submission again every few seconds.
+    D365_CERTIFICATION_CHECK_SECONDS: '2',
   };
 }
 
@@ -52,6 +54,9 @@ export async function runSandbox(
   const host = values.host ?? (env.SANDBOX_HOST || undefined);
   const allowRemoteDev =
     values['allow-remote-dev'] ?? /^(true|1)$/i.test(env.SANDBOX_ALLOW_REMOTE_DEV ?? '');
+  const certificationSeconds = Number(env.SANDBOX_CERTIFICATION_SECONDS ?? 2);
+  if (!Number.isFinite(certificationSeconds) || certificationSeconds < 0)
+    throw new WorldError('SANDBOX_CERTIFICATION_SECONDS must be a number of seconds (0 or more).');
   const world = await loadWorld(file);
   try {
     return await startSandbox({
@@ -60,6 +65,7 @@ export async function runSandbox(
       storage,
       ...(host ? { host } : {}),
       allowRemoteDev,
+      certificationSeconds,
       log: (l) => process.stdout.write(`${l}\n`),
     });
   } catch (e) {

@@ -1,6 +1,7 @@
 // The sandbox's own controls under /dev/: tokens and their keys, faults, counters, the mail sink, reset.
 import { faultSchema, type Faults } from './faults.js';
 import { readJson, type Reply } from './http.js';
+import type { createIngestionService } from './ingestion.js';
 import type { createMailService } from './mail.js';
 import type { Route } from './routes.js';
 import type { SandboxState } from './state.js';
@@ -11,6 +12,7 @@ export interface DevDeps {
   faults: Faults;
   tokens: TokenIssuer;
   mail: ReturnType<typeof createMailService>;
+  ingestion: ReturnType<typeof createIngestionService>;
   /** the issuer's base URL, known once the server listens */
   publicUrl: () => string;
 }
@@ -20,7 +22,7 @@ const invalid = (message: string | undefined): Reply => ({
   body: { error: 'invalid_request', error_description: message },
 });
 
-export function devRoutes({ state, faults, tokens, mail, publicUrl }: DevDeps): Route[] {
+export function devRoutes({ state, faults, tokens, mail, ingestion, publicUrl }: DevDeps): Route[] {
   return [
     {
       method: 'POST',
@@ -58,7 +60,10 @@ export function devRoutes({ state, faults, tokens, mail, publicUrl }: DevDeps): 
     {
       method: 'GET',
       path: '/dev/stats',
-      handle: () => ({ status: 200, body: { ...state.stats, mail: mail.sent.length } }),
+      handle: () => ({
+        status: 200,
+        body: { ...state.stats, mail: mail.sent.length, ingestion: ingestion.stats() },
+      }),
     },
     {
       method: 'GET',
@@ -90,6 +95,7 @@ export function devRoutes({ state, faults, tokens, mail, publicUrl }: DevDeps): 
       handle: async () => {
         await state.reset();
         mail.clear();
+        ingestion.reset();
         return { status: 204 };
       },
     },

@@ -6,6 +6,7 @@ import { isLoopback, listenOn, LOOPBACK } from '../devhost/http/listen.js';
 import { devRoutes } from './dev.js';
 import { Faults } from './faults.js';
 import { HttpFail, send, type Reply } from './http.js';
+import { createIngestionService } from './ingestion.js';
 import { createMailService, SANDBOX_MAIL_KEY } from './mail.js';
 import { dispatch } from './routes.js';
 import { cppRoutes } from './services/cpp.js';
@@ -35,6 +36,8 @@ export interface SandboxOptions {
   table?: string;
   /** the access key of the mail service (base64); the app's ACS connection string must carry it */
   mailKey?: string;
+  /** how long the ingestion API's certification takes, in seconds of real time (default 2) */
+  certificationSeconds?: number;
 }
 
 export interface RunningSandbox {
@@ -54,9 +57,12 @@ export async function startSandbox(opts: SandboxOptions): Promise<RunningSandbox
   );
   const faults = new Faults();
   const mail = createMailService(opts.mailKey ?? SANDBOX_MAIL_KEY);
+  const ingestion = createIngestionService(opts.world, {
+    certificationSeconds: opts.certificationSeconds ?? 2,
+  });
   const tokens = await tokenIssuer(state);
   let publicUrl = opts.publicUrl ?? '';
-  const dev = devRoutes({ state, faults, tokens, mail, publicUrl: () => publicUrl });
+  const dev = devRoutes({ state, faults, tokens, mail, ingestion, publicUrl: () => publicUrl });
   const services = [
     ...entraRoutes(opts.world),
     ...graphRoutes(opts.world),
@@ -86,7 +92,11 @@ export async function startSandbox(opts: SandboxOptions): Promise<RunningSandbox
     calls.push(`${req.method ?? 'GET'} ${url.pathname}`);
     const fault = await faults.inject(req.method ?? 'GET', url.pathname);
     if (fault) return fault;
-    return (await mail.handle(req, url)) ?? (await dispatch(services, req, url));
+    return (
+      (await mail.handle(req, url)) ??
+      (await ingestion.handle(req, url)) ??
+      (await dispatch(services, req, url))
+    );
   }
 
   const server = createServer((req, res: ServerResponse) => {

@@ -24,6 +24,8 @@ const offer = z.strictObject({
   status: z.enum(['live', 'draft', 'deprecated']),
   inAppSource: z.boolean(),
   supportsLatestPlatform: z.boolean(),
+  /** the sandbox's ingestion API fails this offer's first certification (then passes it) */
+  failsCertificationOnce: z.boolean().optional(),
 });
 const account = z.strictObject({
   id: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/),

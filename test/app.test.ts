@@ -61,12 +61,7 @@ describe('the app on the local host', () => {
     expect(contract).toHaveLength(17);
     // Routes of api.md that are not built yet. Each must be absent from the document: whoever builds
     // one takes it off this list (else this test fails), so the document never drifts unnoticed.
-    const NOT_BUILT_YET = [
-      'GET /api/accounts/{accountId}/d365',
-      'POST /api/accounts/{accountId}/d365',
-      'POST /api/accounts/{accountId}/d365/attest',
-      'POST /api/accounts/{accountId}/d365/offers/{offerId}/go-live',
-    ];
+    const NOT_BUILT_YET: string[] = [];
     for (const route of NOT_BUILT_YET) expect(contract).toContain(route);
     const doc = (await (await fetch(`${host.url}/api/openapi.json`)).json()) as {
       paths: Record<string, Record<string, unknown>>;

@@ -15,6 +15,10 @@ import {
   startBodySchema,
   statusSchema,
   workEmailBodySchema,
+  attestBodySchema,
+  checklistSchema,
+  checklistStartSchema,
+  offerIdSchema,
 } from './schemas.js';
 
 type Document = ReturnType<OpenApiGeneratorV31['generateDocument']>;
@@ -85,7 +89,11 @@ export function buildRegistry(): OpenAPIRegistry {
       summary,
       security: [{ bearer: [] }],
       request: {
-        ...(path.includes('{accountId}') ? { params } : {}),
+        ...(path.includes('{offerId}')
+          ? { params: params.extend({ offerId: offerIdSchema }) }
+          : path.includes('{accountId}')
+            ? { params }
+            : {}),
         ...(body ? { body: { content: jsonContent(body) } } : {}),
       },
       responses: {
@@ -164,6 +172,40 @@ export function buildRegistry(): OpenAPIRegistry {
   });
   route('get', '/api/admin/migrations', 'Every migration, by status (Migration.Admin only).', {
     200: { description: 'A page of statuses.', content: jsonContent(adminListSchema) },
+  });
+  route('get', `${account}/d365`, 'The Dynamics 365 / PowerApps checklist (R-D365).', {
+    200: { description: 'Checklist', content: jsonContent(checklistSchema) },
+  });
+  route(
+    'post',
+    `${account}/d365`,
+    'Starts the checklist workflow (idempotent); on a running one, reads again what can be read and resubmits offers that failed.',
+    {
+      202: { description: 'Checklist', content: jsonContent(checklistSchema) },
+      409: {
+        description: '`no-d365-offers`: the account has no Dynamics 365 or PowerApps offer.',
+        content: jsonContent(errorBodySchema),
+      },
+    },
+    checklistStartSchema,
+  );
+  route(
+    'post',
+    `${account}/d365/attest`,
+    'The owner confirms a step nothing can be read for.',
+    {
+      202: { description: 'Checklist', content: jsonContent(checklistSchema) },
+      409: { description: '`not-started`', content: jsonContent(errorBodySchema) },
+    },
+    attestBodySchema,
+  );
+  route('post', `${account}/d365/offers/{offerId}/go-live`, 'Go live with an approved offer.', {
+    202: { description: 'Checklist', content: jsonContent(checklistSchema) },
+    404: { description: '`offer-not-found`', content: jsonContent(errorBodySchema) },
+    409: {
+      description: '`not-ready-to-go-live` unless the offer is `ready-to-go-live`; `not-started`.',
+      content: jsonContent(errorBodySchema),
+    },
   });
   route('get', `${account}/reminders`, 'The deadline reminders sent for an account (R-DUE).', {
     200: {

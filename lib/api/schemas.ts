@@ -1,6 +1,13 @@
 // The portal contract's shapes (api.md) as zod schemas: the same objects validate input and feed OpenAPI.
 import { extendZodWithOpenApi } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
+import {
+  ATTESTABLE,
+  CHECKLIST_STATUSES,
+  D365_STEP_STATES,
+  D365_STEPS,
+  OFFER_STATES,
+} from '../domain/d365.js';
 import { MIGRATION_STATUSES, STEP_NAMES, STEP_STATES } from '../domain/migration.js';
 
 // Adds `.openapi()` to zod once, so every schema can carry its OpenAPI name and examples.
@@ -159,3 +166,53 @@ export const sweepStartSchema = z
     runtimeStatus: z.string().optional(),
   })
   .openapi('ReminderSweep');
+
+// ---------------------------------------------------------------- the D365 checklist (api.md "Checklist")
+
+export const offerIdSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9._-]{1,64}$/, 'an offer id is 1 to 64 letters, digits, ".", "_" or "-"')
+  .openapi({ example: 'contoso-offer-3' });
+
+/** POST …/d365: empty, or with the optional Premium-tier request (R-D365-6; an addition to api.md). */
+export const checklistStartSchema = z
+  .strictObject({ premiumTier: z.boolean().optional() })
+  .openapi('StartChecklist');
+export const attestBodySchema = z.strictObject({ step: z.enum(ATTESTABLE) }).openapi('Attest');
+export const emptyBodySchema = z.strictObject({}).openapi('Empty');
+
+export const checklistSchema = z
+  .object({
+    accountId: z.string(),
+    deadline: z.string(),
+    daysLeft: z.number().int().optional(),
+    status: z.enum(CHECKLIST_STATUSES),
+    missed: z.array(z.string()).optional(),
+    steps: z.array(
+      z.object({
+        name: z.enum(D365_STEPS),
+        state: z.enum(D365_STEP_STATES),
+        detail: z.string().optional(),
+        nextAction: z.string().optional(),
+        updatedAt: z.string(),
+      }),
+    ),
+    offers: z.array(
+      z.object({
+        offerId: z.string(),
+        name: z.string(),
+        kind: z.string(),
+        state: z.enum(OFFER_STATES),
+        reason: z.string().optional(),
+        nextAction: z.string().optional(),
+        productId: z.string().optional(),
+        appSource: z.enum(['existing', 'created']).optional(),
+        submissionId: z.string().optional(),
+        report: z.object({ status: z.string(), reasons: z.array(z.string()) }).optional(),
+        updatedAt: z.string(),
+      }),
+    ),
+    createdAt: z.string().optional(),
+    updatedAt: z.string().optional(),
+  })
+  .openapi('Checklist');

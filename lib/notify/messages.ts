@@ -11,6 +11,12 @@ export interface SubjectSummary {
   step?: string;
   /** The owner-fixable error the migration waits on. */
   errorCode?: string;
+  /** `d365` for the Dynamics 365 checklist (R-D365); absent for the account migration. */
+  kind?: 'migration' | 'd365';
+  /** d365: the checklist steps not done yet */
+  steps?: string[];
+  /** d365: the offers not live yet, with their state */
+  offers?: { offerId: string; state: string }[];
 }
 
 export interface ReminderFacts {
@@ -77,8 +83,67 @@ const ERROR_HINTS: Record<Language, Record<string, string>> = {
   },
 };
 
+const D365_STEP_TEXT: Record<Language, Record<string, string>> = {
+  en: {
+    'pmc-migrated': 'move your MPN membership from PMC to Partner Center',
+    'marketplace-enrolled': 'enroll in the commercial marketplace program',
+    'isv-addendum': 'accept the Business Applications ISV addendum',
+    'billing-complete': 'complete your billing information',
+  },
+  nl: {
+    'pmc-migrated': 'verhuis uw MPN-lidmaatschap van PMC naar Partner Center',
+    'marketplace-enrolled': 'meld u aan voor het programma van de commerciële marketplace',
+    'isv-addendum': 'aanvaard het Business Applications ISV-addendum',
+    'billing-complete': 'vul uw factuurgegevens aan',
+  },
+};
+const D365_OFFER_TEXT: Record<Language, Record<string, string>> = {
+  en: {
+    'needs-appsource-offer': 'an AppSource offer is being created',
+    'ready-to-submit': 'not submitted yet',
+    'in-certification': 'in certification',
+    'certification-failed': 'failed certification: fix it and resubmit',
+    'ready-to-go-live': 'approved: choose "Go live"',
+  },
+  nl: {
+    'needs-appsource-offer': 'er wordt een AppSource-aanbieding gemaakt',
+    'ready-to-submit': 'nog niet ingediend',
+    'in-certification': 'in certificering',
+    'certification-failed': 'afgekeurd bij certificering: herstel en dien opnieuw in',
+    'ready-to-go-live': 'goedgekeurd: kies "Live gaan"',
+  },
+};
+
+/** R-DUE-3 for the D365 checklist: which steps and which offers are left. */
+function d365Left(language: Language, summary: SubjectSummary): string {
+  if (summary.status === 'not-started')
+    return language === 'nl'
+      ? 'U bent nog niet begonnen met de Dynamics 365-checklist voor uw Dynamics 365- en PowerApps-aanbiedingen. Open hem in de portal en kies "Starten".'
+      : 'You have not started the Dynamics 365 checklist for your Dynamics 365 and PowerApps offers yet. Open it in the portal and choose "Start".';
+  const steps = (summary.steps ?? []).map((s) => D365_STEP_TEXT[language][s] ?? s);
+  const offers = (summary.offers ?? []).map(
+    (o) => `${o.offerId} (${D365_OFFER_TEXT[language][o.state] ?? o.state})`,
+  );
+  if (language === 'nl')
+    return [
+      'De Dynamics 365-checklist is nog niet af.',
+      steps.length ? `Nog te doen: ${steps.join('; ')}.` : '',
+      offers.length ? `Aanbiedingen die nog niet live zijn: ${offers.join(', ')}.` : '',
+    ]
+      .filter(Boolean)
+      .join(' ');
+  return [
+    'The Dynamics 365 checklist is not finished.',
+    steps.length ? `Still to do: ${steps.join('; ')}.` : '',
+    offers.length ? `Offers not live yet: ${offers.join(', ')}.` : '',
+  ]
+    .filter(Boolean)
+    .join(' ');
+}
+
 /** The one sentence that says what is left for this account. */
 export function whatIsLeft(language: Language, summary: SubjectSummary): string {
+  if (summary.kind === 'd365') return d365Left(language, summary);
   const texts = WAITING_ON_OWNER[language];
   const main = texts[summary.status] ?? texts.running!;
   const hint = summary.errorCode ? ERROR_HINTS[language][summary.errorCode] : undefined;
@@ -87,8 +152,16 @@ export function whatIsLeft(language: Language, summary: SubjectSummary): string 
 
 /** A reminder before the deadline, or the one overdue notice after it (R-DUE-2, R-DUE-3). */
 export function reminderMail(f: ReminderFacts): MailText {
-  const link = `${f.portalUrl.replace(/\/$/, '')}/publishers/${encodeURIComponent(f.accountId)}/migration`;
+  const d365 = f.summary.kind === 'd365';
+  const link = `${f.portalUrl.replace(/\/$/, '')}/publishers/${encodeURIComponent(f.accountId)}/${d365 ? 'd365' : 'migration'}`;
   const left = whatIsLeft(f.language, f.summary);
+  const what = d365
+    ? f.language === 'nl'
+      ? `rond de Dynamics 365-checklist van ${f.displayName} af`
+      : `finish the Dynamics 365 checklist of ${f.displayName}`
+    : f.language === 'nl'
+      ? `migreer ${f.displayName} naar Partner Center`
+      : `migrate ${f.displayName} to Partner Center`;
   if (f.language === 'nl') {
     const when = f.overdue
       ? `De deadline van ${f.deadlineText} is verstreken.`
@@ -97,8 +170,8 @@ export function reminderMail(f: ReminderFacts): MailText {
         : `Nog ${f.daysLeft} dagen tot de deadline van ${f.deadlineText}.`;
     return {
       subject: f.overdue
-        ? `Deadline verstreken: migreer ${f.displayName} naar Partner Center`
-        : `Nog ${f.daysLeft} ${f.daysLeft === 1 ? 'dag' : 'dagen'}: migreer ${f.displayName} naar Partner Center`,
+        ? `Deadline verstreken: ${what}`
+        : `Nog ${f.daysLeft} ${f.daysLeft === 1 ? 'dag' : 'dagen'}: ${what}`,
       text: `${when}\n\nAccount ${f.displayName} (${f.accountId}): ${left}\n\nGa verder in de portal: ${link}\n`,
     };
   }
@@ -107,8 +180,8 @@ export function reminderMail(f: ReminderFacts): MailText {
     : `${f.daysLeft} ${f.daysLeft === 1 ? 'day' : 'days'} left until the deadline of ${f.deadlineText}.`;
   return {
     subject: f.overdue
-      ? `Deadline passed: migrate ${f.displayName} to Partner Center`
-      : `${f.daysLeft} ${f.daysLeft === 1 ? 'day' : 'days'} left: migrate ${f.displayName} to Partner Center`,
+      ? `Deadline passed: ${what}`
+      : `${f.daysLeft} ${f.daysLeft === 1 ? 'day' : 'days'} left: ${what}`,
     text: `${when}\n\nAccount ${f.displayName} (${f.accountId}): ${left}\n\nContinue in the portal: ${link}\n`,
   };
 }

@@ -16,6 +16,10 @@ export interface MpnProfile {
   partnerName: string;
   tenantId: string;
   certificateState: string;
+  /** R-D365-1: `migrated` once the membership moved from PMC to Partner Center */
+  partnerCenterMembership?: string;
+  /** R-D365-2: programs the profile names (`CommercialMarketplace`); absent means it does not say */
+  programs?: string[];
 }
 
 export interface UserRecord {
@@ -66,6 +70,47 @@ export interface PartnerCenter {
   activate(accountId: string, requestId: string): Promise<string>;
 }
 
+export interface IngestionProduct {
+  id: string;
+  resourceType: string;
+  name: string;
+}
+
+/** A certification report (A.10 `reports` + `validations`): Pending until certification ends. */
+export interface Certification {
+  status: 'Pending' | 'Passed' | 'PassedWithNotes' | 'Failed' | 'Unknown';
+  reasons: string[];
+}
+
+/** Partner Center's ingestion API (A.10) and the billing profile: what the D365 checklist needs (R-D365). */
+export interface OfferIngestion {
+  billingComplete(mpnId: string): Promise<boolean | undefined>;
+  /** The product whose AzureOfferID is the offer's id, if AppSource has one. */
+  findProduct(accountId: string, offerId: string): Promise<IngestionProduct | undefined>;
+  createProduct(
+    accountId: string,
+    offerId: string,
+    name: string,
+    resourceType: string,
+    requestId: string,
+  ): Promise<IngestionProduct>;
+  /** Submits for certification; a submission already in flight is named instead (409). */
+  submit(
+    accountId: string,
+    productId: string,
+    body: Record<string, unknown>,
+    requestId: string,
+  ): Promise<{ id: string } | { inFlight: string }>;
+  certification(accountId: string, productId: string, submissionId: string): Promise<Certification>;
+  /** Go live: promotes the approved submission (idempotent). */
+  promote(
+    accountId: string,
+    productId: string,
+    submissionId: string,
+    requestId: string,
+  ): Promise<void>;
+}
+
 export interface CppAccount {
   id: string;
   displayName: string;
@@ -86,6 +131,8 @@ export interface CppAccountSummary {
   displayName: string;
   migrated: boolean;
   language?: 'en' | 'nl';
+  /** R-D365: Dynamics 365 / PowerApps offers (not Business Central); such accounts have a checklist */
+  d365Offers?: number;
   owners: string[];
   /** CPP's change counter: a listing `since` it holds only what changed afterwards. */
   version: number;
@@ -157,7 +204,12 @@ export function createPartnerAdapters(
     limiter?: RateLimiter;
     tenantOf?: (accountId: string) => Promise<string | undefined>;
   } = {},
-): { tenants: TenantDirectory; partnerCenter: PartnerCenter; cpp: CppSource } {
+): {
+  tenants: TenantDirectory;
+  partnerCenter: PartnerCenter;
+  cpp: CppSource;
+  ingestion: OfferIngestion;
+} {
   const limiter = opts.limiter ?? new RateLimiter(opts.ratePerTenant ?? 200, 50);
   const tenantOf = async (accountId: string): Promise<string> =>
     (await opts.tenantOf?.(accountId).catch(() => undefined)) ?? UNKNOWN_TENANT;
@@ -282,7 +334,87 @@ export function createPartnerAdapters(
       });
     },
   };
-  return { tenants, partnerCenter, cpp: cppSource };
+  // The ingestion API lives under /v1.0/ingestion of Partner Center's API host.
+  const ing = (p: string): string => `v1.0/ingestion/${p}`;
+  const ingestion: OfferIngestion = {
+    async billingComplete(mpnId) {
+      const res = await pc.request<{ complete?: boolean }>(
+        `v1/profiles/billing?mpnId=${enc(mpnId)}`,
+        { accept: [400, 404], tenant: UNKNOWN_TENANT },
+      );
+      return res.status === 200 ? res.body.complete === true : undefined;
+    },
+    async findProduct(accountId, offerId) {
+      const filter = `ExternalIDs/Any(i:i/Type eq 'AzureOfferID' and i/Value eq '${offerId.replace(/'/g, "''")}')`;
+      const res = await pc.request<{ value: IngestionProduct[] }>(
+        ing(`products?$filter=${enc(filter)}`),
+        { tenant: await tenantOf(accountId) },
+      );
+      const p = res.body.value[0];
+      return p ? { id: p.id, resourceType: p.resourceType, name: p.name } : undefined;
+    },
+    async createProduct(accountId, offerId, name, resourceType, requestId) {
+      const res = await pc.request<IngestionProduct>(ing('products'), {
+        tenant: await tenantOf(accountId),
+        method: 'POST',
+        body: { resourceType, name, externalIDs: [{ type: 'AzureOfferID', value: offerId }] },
+        requestId,
+        headers: { 'client-request-id': requestId },
+        accept: [409],
+      });
+      if (res.status === 409) {
+        // Created by an earlier attempt whose answer was lost: look it up by its external id.
+        const found = await ingestion.findProduct(accountId, offerId);
+        if (found) return found;
+        throw new PermanentPartnerError(`POST products answered 409`, 409, res.body);
+      }
+      return { id: res.body.id, resourceType: res.body.resourceType, name: res.body.name };
+    },
+    async submit(accountId, productId, body, requestId) {
+      const tenant = await tenantOf(accountId);
+      const res = await pc.request<{ id: string; details?: { submissionId?: string }[] }>(
+        ing(`products/${enc(productId)}/submissions`),
+        {
+          tenant,
+          method: 'POST',
+          body,
+          requestId,
+          headers: { 'client-request-id': requestId },
+          accept: [409],
+        },
+      );
+      if (res.status === 409) {
+        const open = res.body.details?.find((d) => d.submissionId)?.submissionId;
+        if (open) return { inFlight: open };
+        throw new PermanentPartnerError('POST submissions answered 409', 409, res.body);
+      }
+      return { id: res.body.id };
+    },
+    async certification(accountId, productId, submissionId) {
+      const tenant = await tenantOf(accountId);
+      const base = ing(`products/${enc(productId)}/submissions/${enc(submissionId)}`);
+      const reports = await pc.request<{ value: { status: Certification['status'] }[] }>(
+        `${base}/reports`,
+        { tenant },
+      );
+      const status = reports.body.value.at(-1)?.status ?? 'Pending';
+      if (status === 'Pending' || status === 'Passed') return { status, reasons: [] };
+      const v = await pc.request<{ value: { message: string }[] }>(`${base}/validations`, {
+        tenant,
+      });
+      return { status, reasons: v.body.value.map((x) => x.message) };
+    },
+    async promote(accountId, productId, submissionId, requestId) {
+      const tenant = await tenantOf(accountId);
+      await pc.request(ing(`products/${enc(productId)}/submissions/${enc(submissionId)}/promote`), {
+        method: 'POST',
+        requestId,
+        headers: { 'client-request-id': requestId },
+        tenant,
+      });
+    },
+  };
+  return { tenants, partnerCenter, cpp: cppSource, ingestion };
 }
 
 /** The tenant personal Microsoft accounts resolve to (R-TEN-4). */

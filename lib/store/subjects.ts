@@ -82,10 +82,27 @@ export class TableSubjectIndex implements SubjectIndex {
     await this.#init();
     const byShard = new Map<string, TransactionAction[]>();
     for (const a of accounts) {
-      // On the first build a migrated account has no row to close: leave it out entirely.
-      if (a.migrated && firstBuild) continue;
       const pk = partition(shardOf(a.id));
       const ops = byShard.get(pk) ?? [];
+      byShard.set(pk, ops);
+      // R-D365 / R-DUE-2: an account with such offers has a checklist to finish, started or not. Merge:
+      // the state its checklist records survives a refresh from CPP.
+      if (a.d365Offers)
+        ops.push([
+          'upsert',
+          {
+            partitionKey: pk,
+            rowKey: `d365~${a.id}`,
+            AccountId: a.id,
+            Kind: 'd365',
+            DisplayName: a.displayName,
+            Owners: a.owners.join(';'),
+            Language: a.language ?? 'en',
+          },
+          'Merge',
+        ]);
+      // On the first build a migrated account has no migration row to close: leave it out.
+      if (a.migrated && firstBuild) continue;
       // Merge: the summary written by status changes survives a refresh from CPP.
       ops.push([
         'upsert',
@@ -146,7 +163,11 @@ export class TableSubjectIndex implements SubjectIndex {
       ...(r.DisplayName ? { displayName: r.DisplayName } : {}),
       owners: r.Owners ? r.Owners.split(';').filter(Boolean) : [],
       language: r.Language === 'nl' ? 'nl' : 'en',
-      summary: r.Summary ? (JSON.parse(r.Summary) as SubjectSummary) : { status: 'not-started' },
+      summary: r.Summary
+        ? (JSON.parse(r.Summary) as SubjectSummary)
+        : r.Kind === 'd365'
+          ? { kind: 'd365', status: 'not-started' }
+          : { status: 'not-started' },
       done: r.Done === true,
       etag: r.etag,
     }));

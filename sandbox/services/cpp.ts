@@ -6,6 +6,7 @@ import { idempotent } from '../idempotency.js';
 import type { Route, RouteContext } from '../routes.js';
 import { DOCS, listing, put, rk, type CppState, type Doc, type SandboxState } from '../state.js';
 
+const D365_KINDS = ['dynamics-365-customer-engagement', 'powerapps', 'dynamics-365-operations'];
 const ACCOUNT = '^\\/cpp\\/accounts\\/([^/]+)';
 const DOC = `${ACCOUNT}\\/(${DOCS.join('|')})$`;
 
@@ -54,6 +55,10 @@ function list(state: SandboxState, { query }: RouteContext): Reply {
     migrated: c.account.migrated,
     readOnly: c.account.readOnly,
     ...(c.account.language ? { language: c.account.language } : {}),
+    // R-D365: how many Dynamics 365 / PowerApps offers the account has (Business Central not counted)
+    d365Offers: [...c.offers.values()].filter(
+      (o) => D365_KINDS.includes(String(o.kind)) && o.status !== 'deprecated',
+    ).length,
     owners: [...c.users.values()].filter((u) => u.role === 'owner').map((u) => u.email),
     version: c.account.version,
   }));

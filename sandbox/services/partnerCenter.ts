@@ -30,6 +30,10 @@ export function mpnProfile(world: World, mpnId: string): Reply {
       partnerName: p.partnerName,
       tenantId: p.tenantId,
       certificateState: p.certificate,
+      // R-D365-1/2 as far as the profile tells: the membership moved from PMC, and (only when
+      // enrolled) the commercial marketplace program; silence means nothing can be read.
+      partnerCenterMembership: p.pmcMigrated ? 'migrated' : 'pmc',
+      ...(p.marketplaceEnrolled ? { programs: ['CommercialMarketplace'] } : {}),
       links: { self: { uri: '/profiles/mpn', method: 'GET', headers: [] } },
       attributes: { objectType: 'MpnProfile' },
     },

@@ -2,7 +2,7 @@
 import { inject } from 'vitest';
 import { appSettingsFor } from '../../sandbox/cli.js';
 import { startSandbox, type RunningSandbox } from '../../sandbox/server.js';
-import { loadWorld } from '../../sandbox/world.js';
+import { loadWorld, type World } from '../../sandbox/world.js';
 import { projectRoot, spawnDevhost, type DevhostProcess } from './devhost.js';
 
 export interface E2E {
@@ -29,11 +29,21 @@ export async function startE2E(
   name: string,
   extraEnv: Record<string, string> = {},
   hostArgs: string[] = [],
+  sandboxOpts: { world?: (w: World) => World; certificationSeconds?: number } = {},
 ): Promise<E2E> {
   const storage = inject('storage');
-  const world = await loadWorld(`${projectRoot}/sandbox/worlds/demo.json`);
+  const demo = await loadWorld(`${projectRoot}/sandbox/worlds/demo.json`);
+  const world = sandboxOpts.world ? sandboxOpts.world(demo) : demo;
   const suffix = `${name}${Date.now().toString(36)}`.replace(/[^A-Za-z0-9]/g, '');
-  const sandbox = await startSandbox({ world, port: 0, storage, table: `Sandbox${suffix}` });
+  const sandbox = await startSandbox({
+    world,
+    port: 0,
+    storage,
+    table: `Sandbox${suffix}`,
+    ...(sandboxOpts.certificationSeconds !== undefined
+      ? { certificationSeconds: sandboxOpts.certificationSeconds }
+      : {}),
+  });
   const env: Record<string, string> = {
     AzureWebJobsStorage: storage,
     AzureFunctionsJobHost__extensions__durableTask__hubName: `Hub${suffix}`.slice(0, 40),
