@@ -134,51 +134,10 @@ export class Invoker {
     };
     try {
       if (!model) throw new Error('The app registered no programming model.');
-      const run = async (): Promise<RpcInvocationResponse> => {
-        const im = await model.getInvocationModel(coreCtx);
-        const { context, inputs } = await im.getArguments();
-        invocationContext = context;
-        const pre = {
-          hookData,
-          appHookData: this.core.appHookData,
-          invocationContext: context,
-          inputs,
-          functionCallback: fn.callback,
-        };
-        coreCtx.state = 'preInvocationHooks';
-        try {
-          await this.core.runHooks('preInvocation', pre);
-        } finally {
-          coreCtx.state = undefined;
-        }
-        const post = {
-          hookData,
-          appHookData: this.core.appHookData,
-          invocationContext: context,
-          inputs: pre.inputs,
-          result: null as unknown,
-          error: null as unknown,
-        };
-        coreCtx.state = 'invocation';
-        try {
-          post.result = await im.invokeFunction(context, pre.inputs, pre.functionCallback);
-        } catch (e) {
-          post.error = e;
-        } finally {
-          coreCtx.state = undefined;
-        }
-        coreCtx.state = 'postInvocationHooks';
-        try {
-          await this.core.runHooks('postInvocation', post);
-        } finally {
-          coreCtx.state = undefined;
-        }
-        // The worker's isError(): anything but null/undefined, so a post hook may rescue the call.
-        // eslint-disable-next-line @typescript-eslint/only-throw-error -- rethrows what the handler threw, as is
-        if (post.error !== null && post.error !== undefined) throw post.error;
-        return im.getResponse(context, post.result);
-      };
-      const response = await this.#withTimeout(run(), name);
+      const response = await this.#withTimeout(
+        this.#pipeline(model, fn, coreCtx, hookData, (c) => (invocationContext = c)),
+        name,
+      );
       const durationMs = performance.now() - started;
       this.logger.info(
         category,
@@ -193,6 +152,58 @@ export class Invoker {
       );
       return { ok: false, invocationId, error, durationMs };
     }
+  }
+
+  /** The library's pipeline: arguments, pre-invocation hooks, the handler, post-invocation hooks, reply. */
+  async #pipeline(
+    model: NonNullable<CoreState['programmingModel']>,
+    fn: RegisteredFunction,
+    coreCtx: CoreInvocationContext,
+    hookData: Record<string, unknown>,
+    onContext: (context: unknown) => void,
+  ): Promise<RpcInvocationResponse> {
+    const im = await model.getInvocationModel(coreCtx);
+    const { context, inputs } = await im.getArguments();
+    onContext(context);
+    const pre = {
+      hookData,
+      appHookData: this.core.appHookData,
+      invocationContext: context,
+      inputs,
+      functionCallback: fn.callback,
+    };
+    coreCtx.state = 'preInvocationHooks';
+    try {
+      await this.core.runHooks('preInvocation', pre);
+    } finally {
+      coreCtx.state = undefined;
+    }
+    const post = {
+      hookData,
+      appHookData: this.core.appHookData,
+      invocationContext: context,
+      inputs: pre.inputs,
+      result: null as unknown,
+      error: null as unknown,
+    };
+    coreCtx.state = 'invocation';
+    try {
+      post.result = await im.invokeFunction(context, pre.inputs, pre.functionCallback);
+    } catch (e) {
+      post.error = e;
+    } finally {
+      coreCtx.state = undefined;
+    }
+    coreCtx.state = 'postInvocationHooks';
+    try {
+      await this.core.runHooks('postInvocation', post);
+    } finally {
+      coreCtx.state = undefined;
+    }
+    // The worker's isError(): anything but null/undefined, so a post hook may rescue the call.
+    // eslint-disable-next-line @typescript-eslint/only-throw-error -- rethrows what the handler threw, as is
+    if (post.error !== null && post.error !== undefined) throw post.error;
+    return im.getResponse(context, post.result);
   }
 
   async #withTimeout<T>(work: Promise<T>, name: string): Promise<T> {

@@ -79,49 +79,157 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
   }
 }
 
-/** The ingestion service over a world: `handle` answers its routes (undefined for any other path). */
-export function createIngestionService(
-  world: World,
-  opts: { certificationSeconds: number },
-): {
-  handle(req: IncomingMessage, url: URL): Promise<Reply | undefined>;
-  stats(): IngestionStats;
-  reset(): void;
-} {
-  const products = new Map<string, Product>();
-  const submissions = new Map<string, Submission>();
-  /** offers that fail their first certification (world flag), and those that already did */
-  const failOnce = new Set<string>();
-  const failedOnce = new Set<string>();
-  const unsupported = new Set<string>();
-  const requests = new Map<string, Reply>();
-  let stats: IngestionStats;
+const newStats = (): IngestionStats => ({
+  calls: 0,
+  byOffer: {},
+  productsCreated: {},
+  submissions: {},
+  promoted: {},
+  conflicts: 0,
+  deduplicated: 0,
+});
+const count = (m: Record<string, number>, k: string): void => {
+  m[k] = (m[k] ?? 0) + 1;
+};
+const offerOf = (p: Product): string =>
+  p.externalIDs.find((x) => x.type === 'AzureOfferID')?.value ?? p.id;
+const SUBMISSION_PATH =
+  /^\/products\/([^/]+)(?:\/submissions(?:\/([^/]+)(?:\/(promote|reports|validations|workflowdetails))?)?)?$/;
 
-  function reset(): void {
-    products.clear();
-    submissions.clear();
-    failOnce.clear();
-    failedOnce.clear();
-    unsupported.clear();
-    requests.clear();
-    stats = {
-      calls: 0,
-      byOffer: {},
-      productsCreated: {},
-      submissions: {},
-      promoted: {},
-      conflicts: 0,
-      deduplicated: 0,
+/** The certification outcome of a submission whose time is up (the world's flags say which). */
+export function certify(flags: { unsupported: boolean; failFirst: boolean; premium: boolean }): {
+  outcome: NonNullable<Submission['outcome']>;
+  reasons: string[];
+} {
+  if (flags.unsupported)
+    return {
+      outcome: 'Failed',
+      reasons: ['The app does not support the latest Business Applications platform.'],
     };
-    for (const a of world.cppAccounts)
+  if (flags.failFirst)
+    return {
+      outcome: 'Failed',
+      reasons: [
+        'The app package could not be installed in the validation environment.',
+        'The listing has no privacy policy link.',
+      ],
+    };
+  if (flags.premium)
+    return {
+      outcome: 'PassedWithNotes',
+      reasons: ['The Premium tier request is reviewed separately by the AppSource team.'],
+    };
+  return { outcome: 'Passed', reasons: [] };
+}
+
+/** A submission as the API shows it. */
+function submissionView(s: Submission): Record<string, unknown> {
+  const substate = s.promoted
+    ? 'InStore'
+    : !s.outcome
+      ? 'Submitted'
+      : s.outcome === 'Failed'
+        ? 'FailedInCertification'
+        : 'ReadyToPublish';
+  return {
+    id: s.id,
+    resourceType: 'Submission',
+    state: s.promoted ? 'Published' : 'InProgress',
+    substate,
+    targets: [{ type: 'RolloutTarget', value: s.promoted ? 'live' : 'preview' }],
+    resources: [],
+    publishOption: s.publishOption,
+    extendedProperties: s.extendedProperties,
+    ...(s.promoted ? { publishedTimeInUtc: new Date().toISOString() } : {}),
+    releaseNumber: 1,
+    friendlyName: `Submission ${s.id.slice(0, 8)}`,
+    areResourcesReady: true,
+  };
+}
+
+/** A submission's report, validations or workflow details. */
+function submissionDetail(p: Product, s: Submission, detail: string): Reply {
+  if (detail === 'reports')
+    return {
+      status: 200,
+      body: {
+        value: [
+          {
+            reportTimeInUtc: new Date(s.createdAt).toISOString(),
+            status: s.outcome ?? 'Pending',
+            fileUri: `https://certification.example/reports/${s.id}.pdf`,
+          },
+        ],
+      },
+    };
+  if (detail === 'validations')
+    return {
+      status: 200,
+      body: {
+        value: s.reasons.map((message) => ({
+          errorCode: s.outcome === 'Failed' ? 'CertificationFailed' : 'CertificationNote',
+          severity: s.outcome === 'Failed' ? 'Error' : 'Warning',
+          message,
+          resource: p.id,
+        })),
+      },
+    };
+  return {
+    status: 200,
+    body: {
+      type: 'Retail',
+      state: s.outcome ? 'Completed' : 'InProgress',
+      targetEnvironment: s.promoted ? 'live' : 'preview',
+      workflowSteps: [
+        {
+          name: 'Certification',
+          state: s.outcome ? 'Completed' : 'InProgress',
+          startDateTimeInUtc: new Date(s.createdAt).toISOString(),
+        },
+      ],
+    },
+  };
+}
+
+/** The ingestion service over a world: `handle` answers its routes (undefined for any other path). */
+export class IngestionService {
+  readonly #products = new Map<string, Product>();
+  readonly #submissions = new Map<string, Submission>();
+  /** offers that fail their first certification (world flag), and those that already did */
+  readonly #failOnce = new Set<string>();
+  readonly #failedOnce = new Set<string>();
+  readonly #unsupported = new Set<string>();
+  readonly #requests = new Map<string, Reply>();
+  #stats = newStats();
+
+  constructor(
+    private readonly world: World,
+    private readonly opts: { certificationSeconds: number },
+  ) {
+    this.reset();
+  }
+
+  stats(): IngestionStats {
+    return this.#stats;
+  }
+
+  reset(): void {
+    this.#products.clear();
+    this.#submissions.clear();
+    this.#failOnce.clear();
+    this.#failedOnce.clear();
+    this.#unsupported.clear();
+    this.#requests.clear();
+    this.#stats = newStats();
+    for (const a of this.world.cppAccounts)
       for (const o of a.offers) {
-        if (o.failsCertificationOnce) failOnce.add(o.id);
-        if (!o.supportsLatestPlatform) unsupported.add(o.id);
+        if (o.failsCertificationOnce) this.#failOnce.add(o.id);
+        if (!o.supportsLatestPlatform) this.#unsupported.add(o.id);
         const resourceType = RESOURCE_TYPES[o.kind];
         // Offers in AppSource exist as products of their type; the others have none yet.
         if (!resourceType || !o.inAppSource) continue;
         const id = uuidOf(`product|${o.id}`);
-        products.set(id, {
+        this.#products.set(id, {
           id,
           resourceType,
           name: o.name,
@@ -129,247 +237,181 @@ export function createIngestionService(
         });
       }
   }
-  reset();
 
-  const offerOf = (p: Product): string =>
-    p.externalIDs.find((x) => x.type === 'AzureOfferID')?.value ?? p.id;
-  const touch = (p: Product): void => {
-    const o = offerOf(p);
-    stats.byOffer[o] = (stats.byOffer[o] ?? 0) + 1;
-  };
-  const count = (m: Record<string, number>, k: string): void => {
-    m[k] = (m[k] ?? 0) + 1;
-  };
-
-  /** Certification ends on the clock: Passed, or Failed (the world's flags say when). */
-  function settle(s: Submission): void {
-    if (s.outcome || Date.now() < s.createdAt + opts.certificationSeconds * 1000) return;
-    const p = products.get(s.productId)!;
-    const offer = offerOf(p);
-    if (unsupported.has(offer)) {
-      s.outcome = 'Failed';
-      s.reasons = ['The app does not support the latest Business Applications platform.'];
-    } else if (failOnce.has(offer) && !failedOnce.has(offer)) {
-      failedOnce.add(offer);
-      s.outcome = 'Failed';
-      s.reasons = [
-        'The app package could not be installed in the validation environment.',
-        'The listing has no privacy policy link.',
-      ];
-    } else if (s.extendedProperties.premiumTierRequested === true) {
-      s.outcome = 'PassedWithNotes';
-      s.reasons = ['The Premium tier request is reviewed separately by the AppSource team.'];
-    } else s.outcome = 'Passed';
-  }
-
-  function view(s: Submission): Record<string, unknown> {
-    settle(s);
-    const substate = s.promoted
-      ? 'InStore'
-      : !s.outcome
-        ? 'Submitted'
-        : s.outcome === 'Failed'
-          ? 'FailedInCertification'
-          : 'ReadyToPublish';
-    return {
-      id: s.id,
-      resourceType: 'Submission',
-      state: s.promoted ? 'Published' : 'InProgress',
-      substate,
-      targets: [{ type: 'RolloutTarget', value: s.promoted ? 'live' : 'preview' }],
-      resources: [],
-      publishOption: s.publishOption,
-      extendedProperties: s.extendedProperties,
-      ...(s.promoted ? { publishedTimeInUtc: new Date().toISOString() } : {}),
-      releaseNumber: 1,
-      friendlyName: `Submission ${s.id.slice(0, 8)}`,
-      areResourcesReady: true,
-    };
-  }
-  const inFlight = (s: Submission): boolean => {
-    settle(s);
-    return !s.promoted && s.outcome !== 'Failed';
-  };
-
-  async function route(req: IncomingMessage, path: string, q: URLSearchParams): Promise<Reply> {
-    const method = req.method ?? 'GET';
-    if (path === '/products' && method === 'GET') {
-      const filter = q.get('$filter') ?? '';
-      const ext = /ExternalIDs\/Any\(i:i\/Type eq 'AzureOfferID' and i\/Value eq '([^']+)'\)/i.exec(
-        filter,
-      );
-      const type = /ResourceType eq '([^']+)'/i.exec(filter);
-      if (!ext && !type)
-        return fail(400, 'badRequest', 'Filter by ResourceType or ExternalIDs (AzureOfferID).');
-      const value = [...products.values()].filter(
-        (p) =>
-          (!ext || p.externalIDs.some((x) => x.value === ext[1])) &&
-          (!type || p.resourceType === type[1]),
-      );
-      value.forEach(touch);
-      return { status: 200, body: { value } };
-    }
-    if (path === '/products' && method === 'POST') {
-      const b = (await readJson(req)) as Partial<Product> | undefined;
-      if (
-        !b ||
-        typeof b.name !== 'string' ||
-        typeof b.resourceType !== 'string' ||
-        !KNOWN_TYPES.has(b.resourceType) ||
-        !Array.isArray(b.externalIDs)
-      )
-        return fail(
-          400,
-          'badRequest',
-          'Expected {resourceType, name, externalIDs: [{type, value}]}.',
-        );
-      const offer = b.externalIDs.find((x) => x?.type === 'AzureOfferID')?.value;
-      if (offer && [...products.values()].some((p) => offerOf(p) === offer))
-        return fail(409, 'conflict', `A product with AzureOfferID ${offer} exists already.`);
-      const p: Product = {
-        id: randomUUID(),
-        resourceType: b.resourceType,
-        name: b.name,
-        externalIDs: b.externalIDs.map((x) => ({ type: String(x.type), value: String(x.value) })),
-      };
-      products.set(p.id, p);
-      touch(p);
-      count(stats.productsCreated, offerOf(p));
-      return { status: 201, body: p };
-    }
-    const m =
-      /^\/products\/([^/]+)(?:\/submissions(?:\/([^/]+)(?:\/(promote|reports|validations|workflowdetails))?)?)?$/.exec(
-        path,
-      );
-    if (!m) return fail(404, 'notFound', `No ingestion route ${method} ${path}.`);
-    const p = products.get(m[1]!);
-    if (!p) return fail(404, 'notFound', `No product ${m[1]}.`);
-    touch(p);
-    const isSubmissions = path.includes('/submissions');
-    if (!isSubmissions) {
-      if (method === 'GET') return { status: 200, body: p };
-      return fail(405, 'methodNotAllowed', `${method} is not supported here.`);
-    }
-    const mine = [...submissions.values()].filter((s) => s.productId === p.id);
-    if (!m[2]) {
-      if (method === 'GET') {
-        const state = q.get('state');
-        const value = mine.map(view).filter((v) => !state || v.state === state);
-        return { status: 200, body: { value } };
-      }
-      if (method === 'POST') {
-        const b = (await readJson(req)) as
-          { publishOption?: unknown; extendedProperties?: unknown } | undefined;
-        if (!b || typeof b !== 'object' || Array.isArray(b))
-          return fail(400, 'badRequest', 'The body must be a JSON object.');
-        // A second submit while the draft is in certification (or waits to go live) is a conflict.
-        const open = mine.find(inFlight);
-        if (open) {
-          stats.conflicts++;
-          return {
-            status: 409,
-            body: {
-              code: 'conflict',
-              message: `Submission ${open.id} of this product is in progress.`,
-              details: [{ submissionId: open.id }],
-            },
-          };
-        }
-        const s: Submission = {
-          id: randomUUID(),
-          productId: p.id,
-          createdAt: Date.now(),
-          reasons: [],
-          promoted: false,
-          publishOption: (b.publishOption as Record<string, unknown>) ?? {},
-          extendedProperties: (b.extendedProperties as Record<string, unknown>) ?? {},
-        };
-        submissions.set(s.id, s);
-        count(stats.submissions, offerOf(p));
-        return { status: 201, body: view(s) };
-      }
-      return fail(405, 'methodNotAllowed', `${method} is not supported here.`);
-    }
-    const s = submissions.get(m[2]);
-    if (!s || s.productId !== p.id) return fail(404, 'notFound', `No submission ${m[2]}.`);
-    if (!m[3] && method === 'GET') return { status: 200, body: view(s) };
-    if (m[3] === 'reports' && method === 'GET') {
-      settle(s);
-      return {
-        status: 200,
-        body: {
-          value: [
-            {
-              reportTimeInUtc: new Date(s.createdAt).toISOString(),
-              status: s.outcome ?? 'Pending',
-              fileUri: `https://certification.example/reports/${s.id}.pdf`,
-            },
-          ],
-        },
-      };
-    }
-    if (m[3] === 'validations' && method === 'GET') {
-      settle(s);
-      return {
-        status: 200,
-        body: {
-          value: s.reasons.map((message) => ({
-            errorCode: s.outcome === 'Failed' ? 'CertificationFailed' : 'CertificationNote',
-            severity: s.outcome === 'Failed' ? 'Error' : 'Warning',
-            message,
-            resource: p.id,
-          })),
-        },
-      };
-    }
-    if (m[3] === 'workflowdetails' && method === 'GET') {
-      settle(s);
-      return {
-        status: 200,
-        body: {
-          type: 'Retail',
-          state: s.outcome ? 'Completed' : 'InProgress',
-          targetEnvironment: s.promoted ? 'live' : 'preview',
-          workflowSteps: [
-            {
-              name: 'Certification',
-              state: s.outcome ? 'Completed' : 'InProgress',
-              startDateTimeInUtc: new Date(s.createdAt).toISOString(),
-            },
-          ],
-        },
-      };
-    }
-    if (m[3] === 'promote' && method === 'POST') {
-      settle(s);
-      if (s.promoted) return { status: 200, body: view(s) };
-      if (!s.outcome || s.outcome === 'Failed')
-        return fail(409, 'conflict', 'Only a submission that passed certification can go live.');
-      s.promoted = true;
-      count(stats.promoted, offerOf(p));
-      return { status: 200, body: view(s) };
-    }
-    return fail(405, 'methodNotAllowed', `${method} is not supported here.`);
-  }
-
-  async function handle(req: IncomingMessage, url: URL): Promise<Reply | undefined> {
+  async handle(req: IncomingMessage, url: URL): Promise<Reply | undefined> {
     const prefix = '/v1.0/ingestion';
     if (!url.pathname.startsWith(`${prefix}/`)) return undefined;
-    stats.calls++;
+    this.#stats.calls++;
     const path = decodeURIComponent(url.pathname.slice(prefix.length));
     const method = req.method ?? 'GET';
     // Writes with a caller's request id (Client-Request-ID, else MS-RequestId) happen once.
     const rid = req.headers['client-request-id'] ?? req.headers['ms-requestid'];
     const key =
       method !== 'GET' && typeof rid === 'string' && rid ? `${method} ${path} ${rid}` : undefined;
-    if (key && requests.has(key)) {
-      stats.deduplicated++;
-      return requests.get(key);
+    if (key && this.#requests.has(key)) {
+      this.#stats.deduplicated++;
+      return this.#requests.get(key);
     }
-    const r = await route(req, path, url.searchParams);
-    if (key && r.status < 300) requests.set(key, r);
+    const r = await this.#route(req, method, path, url.searchParams);
+    if (key && r.status < 300) this.#requests.set(key, r);
     return { ...r, headers: { ...r.headers, 'request-id': randomUUID() } };
   }
 
-  return { handle, stats: () => stats, reset };
+  #touch(p: Product): void {
+    count(this.#stats.byOffer, offerOf(p));
+  }
+
+  /** Certification ends on the clock. */
+  #settle(s: Submission): Submission {
+    if (s.outcome || Date.now() < s.createdAt + this.opts.certificationSeconds * 1000) return s;
+    const offer = offerOf(this.#products.get(s.productId)!);
+    const failFirst = this.#failOnce.has(offer) && !this.#failedOnce.has(offer);
+    const r = certify({
+      unsupported: this.#unsupported.has(offer),
+      failFirst,
+      premium: s.extendedProperties.premiumTierRequested === true,
+    });
+    if (failFirst && !this.#unsupported.has(offer)) this.#failedOnce.add(offer);
+    s.outcome = r.outcome;
+    s.reasons = r.reasons;
+    return s;
+  }
+
+  async #route(
+    req: IncomingMessage,
+    method: string,
+    path: string,
+    q: URLSearchParams,
+  ): Promise<Reply> {
+    if (path === '/products' && method === 'GET') return this.#findProducts(q);
+    if (path === '/products' && method === 'POST') return this.#createProduct(await readJson(req));
+    const m = SUBMISSION_PATH.exec(path);
+    if (!m) return fail(404, 'notFound', `No ingestion route ${method} ${path}.`);
+    const p = this.#products.get(m[1]!);
+    if (!p) return fail(404, 'notFound', `No product ${m[1]}.`);
+    this.#touch(p);
+    if (!path.includes('/submissions')) {
+      if (method === 'GET') return { status: 200, body: p };
+      return fail(405, 'methodNotAllowed', `${method} is not supported here.`);
+    }
+    if (!m[2]) {
+      if (method === 'GET') {
+        const state = q.get('state');
+        const value = this.#of(p)
+          .map((s) => submissionView(this.#settle(s)))
+          .filter((v) => !state || v.state === state);
+        return { status: 200, body: { value } };
+      }
+      if (method === 'POST') return this.#submit(p, await readJson(req));
+      return fail(405, 'methodNotAllowed', `${method} is not supported here.`);
+    }
+    const s = this.#submissions.get(m[2]);
+    if (!s || s.productId !== p.id) return fail(404, 'notFound', `No submission ${m[2]}.`);
+    this.#settle(s);
+    if (!m[3] && method === 'GET') return { status: 200, body: submissionView(s) };
+    if (m[3] === 'promote' && method === 'POST') return this.#promote(p, s);
+    if (m[3] && m[3] !== 'promote' && method === 'GET') return submissionDetail(p, s, m[3]);
+    return fail(405, 'methodNotAllowed', `${method} is not supported here.`);
+  }
+
+  #of(p: Product): Submission[] {
+    return [...this.#submissions.values()].filter((s) => s.productId === p.id);
+  }
+
+  #findProducts(q: URLSearchParams): Reply {
+    const filter = q.get('$filter') ?? '';
+    const ext = /ExternalIDs\/Any\(i:i\/Type eq 'AzureOfferID' and i\/Value eq '([^']+)'\)/i.exec(
+      filter,
+    );
+    const type = /ResourceType eq '([^']+)'/i.exec(filter);
+    if (!ext && !type)
+      return fail(400, 'badRequest', 'Filter by ResourceType or ExternalIDs (AzureOfferID).');
+    const value = [...this.#products.values()].filter(
+      (p) =>
+        (!ext || p.externalIDs.some((x) => x.value === ext[1])) &&
+        (!type || p.resourceType === type[1]),
+    );
+    value.forEach((p) => this.#touch(p));
+    return { status: 200, body: { value } };
+  }
+
+  #createProduct(body: unknown): Reply {
+    const b = body as Partial<Product> | undefined;
+    if (
+      !b ||
+      typeof b.name !== 'string' ||
+      typeof b.resourceType !== 'string' ||
+      !KNOWN_TYPES.has(b.resourceType) ||
+      !Array.isArray(b.externalIDs)
+    )
+      return fail(
+        400,
+        'badRequest',
+        'Expected {resourceType, name, externalIDs: [{type, value}]}.',
+      );
+    const offer = b.externalIDs.find((x) => x?.type === 'AzureOfferID')?.value;
+    if (offer && [...this.#products.values()].some((p) => offerOf(p) === offer))
+      return fail(409, 'conflict', `A product with AzureOfferID ${offer} exists already.`);
+    const p: Product = {
+      id: randomUUID(),
+      resourceType: b.resourceType,
+      name: b.name,
+      externalIDs: b.externalIDs.map((x) => ({ type: String(x.type), value: String(x.value) })),
+    };
+    this.#products.set(p.id, p);
+    this.#touch(p);
+    count(this.#stats.productsCreated, offerOf(p));
+    return { status: 201, body: p };
+  }
+
+  #submit(p: Product, body: unknown): Reply {
+    const b = body as { publishOption?: unknown; extendedProperties?: unknown } | undefined;
+    if (!b || typeof b !== 'object' || Array.isArray(b))
+      return fail(400, 'badRequest', 'The body must be a JSON object.');
+    // A second submit while the draft is in certification (or waits to go live) is a conflict.
+    const open = this.#of(p).find((s) => {
+      this.#settle(s);
+      return !s.promoted && s.outcome !== 'Failed';
+    });
+    if (open) {
+      this.#stats.conflicts++;
+      return {
+        status: 409,
+        body: {
+          code: 'conflict',
+          message: `Submission ${open.id} of this product is in progress.`,
+          details: [{ submissionId: open.id }],
+        },
+      };
+    }
+    const s: Submission = {
+      id: randomUUID(),
+      productId: p.id,
+      createdAt: Date.now(),
+      reasons: [],
+      promoted: false,
+      publishOption: (b.publishOption as Record<string, unknown>) ?? {},
+      extendedProperties: (b.extendedProperties as Record<string, unknown>) ?? {},
+    };
+    this.#submissions.set(s.id, s);
+    count(this.#stats.submissions, offerOf(p));
+    return { status: 201, body: submissionView(this.#settle(s)) };
+  }
+
+  #promote(p: Product, s: Submission): Reply {
+    if (s.promoted) return { status: 200, body: submissionView(s) };
+    if (!s.outcome || s.outcome === 'Failed')
+      return fail(409, 'conflict', 'Only a submission that passed certification can go live.');
+    s.promoted = true;
+    count(this.#stats.promoted, offerOf(p));
+    return { status: 200, body: submissionView(s) };
+  }
+}
+
+/** The ingestion service over a world (see IngestionService). */
+export function createIngestionService(
+  world: World,
+  opts: { certificationSeconds: number },
+): IngestionService {
+  return new IngestionService(world, opts);
 }

@@ -282,36 +282,33 @@ function decode(s: string): string | null {
   }
 }
 
-/** Compiles a route template; throws RouteTemplateError with a one-line reason. */
-export function parseRouteTemplate(template: string): RouteTemplate {
-  const body = template.replace(/^~?\//, '');
-  const rawSegments = body === '' ? [] : splitTemplate(body);
-  const segments: Segment[] = rawSegments.map((raw, index) => {
-    if (raw === '') throw new RouteTemplateError(`The route "${template}" has an empty segment.`);
-    const parts = parseSegment(raw, template);
-    const params = parts.filter((p): p is Param => p.kind === 'param');
-    const last = index === rawSegments.length - 1;
-    for (const p of params) {
-      if (p.catchAll && (!last || parts.length > 1)) {
-        throw new RouteTemplateError(
-          `A catch-all parameter must be the whole last segment of "${template}".`,
-        );
-      }
-      if (p.optional && !p.catchAll && parts.length > 1 && parts[parts.length - 1] !== p) {
-        throw new RouteTemplateError(
-          `An optional parameter must end its segment in "${template}".`,
-        );
-      }
+/** One segment of a template, checked: catch-alls last and whole, optional parameters at the end. */
+function compileSegment(raw: string, last: boolean, template: string): Segment {
+  if (raw === '') throw new RouteTemplateError(`The route "${template}" has an empty segment.`);
+  const parts = parseSegment(raw, template);
+  const params = parts.filter((p): p is Param => p.kind === 'param');
+  for (const p of params) {
+    if (p.catchAll && (!last || parts.length > 1)) {
+      throw new RouteTemplateError(
+        `A catch-all parameter must be the whole last segment of "${template}".`,
+      );
     }
-    const seg: Segment = { parts };
-    if (parts.length > 1) {
-      seg.regex = complexRegex(parts);
-      const tail = parts[parts.length - 1]!;
-      if (tail.kind === 'param' && tail.optional && parts.length >= 3)
-        seg.regexWithoutTail = complexRegex(parts.slice(0, -2));
+    if (p.optional && !p.catchAll && parts.length > 1 && parts[parts.length - 1] !== p) {
+      throw new RouteTemplateError(`An optional parameter must end its segment in "${template}".`);
     }
-    return seg;
-  });
+  }
+  const seg: Segment = { parts };
+  if (parts.length > 1) {
+    seg.regex = complexRegex(parts);
+    const tail = parts[parts.length - 1]!;
+    if (tail.kind === 'param' && tail.optional && parts.length >= 3)
+      seg.regexWithoutTail = complexRegex(parts.slice(0, -2));
+  }
+  return seg;
+}
+
+/** Each parameter name once; optional parameters (other than complex tails) followed only by optional ones. */
+function checkTemplate(segments: Segment[], template: string): void {
   const names = new Set<string>();
   for (const s of segments) {
     for (const p of s.parts) {
@@ -324,75 +321,80 @@ export function parseRouteTemplate(template: string): RouteTemplate {
       names.add(key);
     }
   }
-  // Optional parameters (other than complex tails) may only be followed by optional ones.
-  for (let i = 0; i < segments.length; i++) {
-    const p = segments[i]!.parts[0];
-    if (segments[i]!.parts.length === 1 && p?.kind === 'param' && p.optional) {
-      for (const later of segments.slice(i + 1)) {
-        const q = later.parts[0];
-        if (!(later.parts.length === 1 && q?.kind === 'param' && q.optional)) {
-          throw new RouteTemplateError(
-            `An optional parameter must be at the end of "${template}".`,
-          );
-        }
-      }
-    }
+  const optionalOnly = (s: Segment): boolean => {
+    const p = s.parts[0];
+    return s.parts.length === 1 && p?.kind === 'param' && p.optional;
+  };
+  const first = segments.findIndex(optionalOnly);
+  if (first >= 0 && !segments.slice(first + 1).every(optionalOnly))
+    throw new RouteTemplateError(`An optional parameter must be at the end of "${template}".`);
+}
+
+function accept(p: Param, value: string, out: Record<string, string>): boolean {
+  if (!p.constraints.every((c) => c(value))) return false;
+  out[p.name] = value;
+  return true;
+}
+
+/** A complex segment (`{a}.{b?}`): its regex, then without its optional tail. */
+function matchComplex(seg: Segment, value: string, out: Record<string, string>): boolean {
+  let m = seg.regex!.exec(value);
+  let params = seg.parts.filter((p): p is Param => p.kind === 'param');
+  let ok = m !== null && params.every((p, k) => accept(p, m![k + 1]!, out));
+  if (!ok && seg.regexWithoutTail) {
+    m = seg.regexWithoutTail.exec(value);
+    params = params.slice(0, -1);
+    ok = m !== null && params.every((p, k) => accept(p, m![k + 1]!, out));
+    const tail = seg.parts[seg.parts.length - 1] as Param;
+    if (ok && tail.default !== undefined) out[tail.name] = tail.default;
   }
+  return ok;
+}
 
-  const accept = (p: Param, value: string, out: Record<string, string>): boolean => {
-    if (!p.constraints.every((c) => c(value))) return false;
-    out[p.name] = value;
-    return true;
-  };
-
-  return {
-    template,
-    match(path: string): Record<string, string> | null {
-      const trimmed = path.endsWith('/') ? path.slice(0, -1) : path;
-      const raw = trimmed === '' ? [] : trimmed.split('/');
-      const out: Record<string, string> = {};
-      for (let i = 0; i < segments.length; i++) {
-        const seg = segments[i]!;
-        const only = seg.parts.length === 1 ? seg.parts[0]! : undefined;
-        if (only?.kind === 'param' && only.catchAll) {
-          const rest = decode(raw.slice(i).join('/'));
-          if (rest === null) return null;
-          if (rest === '') {
-            if (only.default !== undefined) out[only.name] = only.default;
-            return out;
-          }
-          return accept(only, rest, out) ? out : null;
-        }
-        const text = raw[i];
-        if (text === undefined) {
-          // Path ended: the rest of the template must be optional.
-          if (only?.kind === 'param' && only.optional) {
-            if (only.default !== undefined) out[only.name] = only.default;
-            continue;
-          }
-          return null;
-        }
-        const value = decode(text);
-        if (value === null) return null;
-        if (only?.kind === 'literal') {
-          if (value.toLowerCase() !== only.text.toLowerCase()) return null;
-        } else if (only?.kind === 'param') {
-          if (value === '' || !accept(only, value, out)) return null;
-        } else {
-          let m = seg.regex!.exec(value);
-          let params = seg.parts.filter((p): p is Param => p.kind === 'param');
-          let ok = m !== null && params.every((p, k) => accept(p, m![k + 1]!, out));
-          if (!ok && seg.regexWithoutTail) {
-            m = seg.regexWithoutTail.exec(value);
-            params = params.slice(0, -1);
-            ok = m !== null && params.every((p, k) => accept(p, m![k + 1]!, out));
-            const tail = seg.parts[seg.parts.length - 1] as Param;
-            if (ok && tail.default !== undefined) out[tail.name] = tail.default;
-          }
-          if (!ok) return null;
-        }
+/** The route values of a path, or null when the template does not match it. */
+function matchSegments(segments: Segment[], path: string): Record<string, string> | null {
+  const trimmed = path.endsWith('/') ? path.slice(0, -1) : path;
+  const raw = trimmed === '' ? [] : trimmed.split('/');
+  const out: Record<string, string> = {};
+  for (let i = 0; i < segments.length; i++) {
+    const seg = segments[i]!;
+    const only = seg.parts.length === 1 ? seg.parts[0]! : undefined;
+    if (only?.kind === 'param' && only.catchAll) {
+      const rest = decode(raw.slice(i).join('/'));
+      if (rest === null) return null;
+      if (rest === '') {
+        if (only.default !== undefined) out[only.name] = only.default;
+        return out;
       }
-      return raw.length > segments.length ? null : out;
-    },
-  };
+      return accept(only, rest, out) ? out : null;
+    }
+    const text = raw[i];
+    if (text === undefined) {
+      // Path ended: the rest of the template must be optional.
+      if (only?.kind === 'param' && only.optional) {
+        if (only.default !== undefined) out[only.name] = only.default;
+        continue;
+      }
+      return null;
+    }
+    const value = decode(text);
+    if (value === null) return null;
+    if (only?.kind === 'literal') {
+      if (value.toLowerCase() !== only.text.toLowerCase()) return null;
+    } else if (only?.kind === 'param') {
+      if (value === '' || !accept(only, value, out)) return null;
+    } else if (!matchComplex(seg, value, out)) return null;
+  }
+  return raw.length > segments.length ? null : out;
+}
+
+/** Compiles a route template; throws RouteTemplateError with a one-line reason. */
+export function parseRouteTemplate(template: string): RouteTemplate {
+  const body = template.replace(/^~?\//, '');
+  const rawSegments = body === '' ? [] : splitTemplate(body);
+  const segments = rawSegments.map((raw, index) =>
+    compileSegment(raw, index === rawSegments.length - 1, template),
+  );
+  checkTemplate(segments, template);
+  return { template, match: (path) => matchSegments(segments, path) };
 }
