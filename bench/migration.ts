@@ -1,12 +1,11 @@
 // bench:migration — the large account's migration, 100 concurrent small ones, and storage requests per
 // migration, with the app on the local host, the sandbox and Azurite in this run. Last line: one JSON object.
-import { createServer, request, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connectionStringFor, startAzurite } from '../devhost/azurite.js';
 import { durableExtension } from '../devhost/durable/index.js';
 import { startHost } from '../devhost/host.js';
+import { countingProxy } from './storageProxy.js';
 import { appSettingsFor } from '../sandbox/cli.js';
 import { startSandbox } from '../sandbox/server.js';
 import { loadWorld, validateWorld, type World } from '../sandbox/world.js';
@@ -14,30 +13,6 @@ import { loadWorld, validateWorld, type World } from '../sandbox/world.js';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const SMALL = Number(process.env.BENCH_MIGRATIONS ?? 100);
 const D365_OFFERS = 50;
-
-/** Counts every request the app and the host make to Table storage (the sandbox talks to Azurite directly). */
-function countingProxy(
-  target: number,
-): Promise<{ server: Server; port: number; count: () => number }> {
-  let count = 0;
-  const server = createServer((req, res) => {
-    count++;
-    const up = request(
-      { host: '127.0.0.1', port: target, method: req.method, path: req.url, headers: req.headers },
-      (r) => {
-        res.writeHead(r.statusCode ?? 502, r.headers);
-        r.pipe(res);
-      },
-    );
-    up.on('error', () => res.destroy());
-    req.pipe(up);
-  });
-  return new Promise((resolve) =>
-    server.listen(0, '127.0.0.1', () =>
-      resolve({ server, port: (server.address() as AddressInfo).port, count: () => count }),
-    ),
-  );
-}
 
 /** The demo world plus `n` small accounts like Contoso's, each with its own owner. */
 function benchWorld(demo: World, n: number): World {

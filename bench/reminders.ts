@@ -3,9 +3,7 @@
 // table port), mail in the sandbox's sink; and, for comparison, a full scan of every account. Last line JSON.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFile, rm } from 'node:fs/promises';
-import { createServer, request, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connectionStringFor, startAzurite } from '../devhost/azurite.js';
@@ -17,35 +15,13 @@ import { createPartnerAdapters } from '../lib/partners/adapters.js';
 import { TableMigrationStore } from '../lib/store/migrations.js';
 import { TableSubjectIndex } from '../lib/store/subjects.js';
 import type { Outbox } from '../lib/notify/outbox.js';
+import { countingProxy } from './storageProxy.js';
 import { appSettingsFor } from '../sandbox/cli.js';
 import { validateWorld, type World } from '../sandbox/world.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const ACCOUNTS = Number(process.env.BENCH_ACCOUNTS ?? 100_000);
 const UNFINISHED = Number(process.env.BENCH_UNFINISHED ?? 10_000);
-
-function countingProxy(
-  target: number,
-): Promise<{ server: Server; port: number; count: () => number }> {
-  let count = 0;
-  const server = createServer((req, res) => {
-    count++;
-    const up = request(
-      { host: '127.0.0.1', port: target, method: req.method, path: req.url, headers: req.headers },
-      (r) => {
-        res.writeHead(r.statusCode ?? 502, r.headers);
-        r.pipe(res);
-      },
-    );
-    up.on('error', () => res.destroy());
-    req.pipe(up);
-  });
-  return new Promise((resolve) =>
-    server.listen(0, '127.0.0.1', () =>
-      resolve({ server, port: (server.address() as AddressInfo).port, count: () => count }),
-    ),
-  );
-}
 
 /** `n` small accounts; every (n / unfinished)-th one has not migrated. Half the unfinished read Dutch. */
 function generatedWorld(n: number, unfinished: number): World {

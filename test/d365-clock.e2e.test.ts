@@ -1,7 +1,7 @@
 // The certification wait is a durable timer on the host's clock (no polling loop in an activity): under a
 // virtual clock the app looks again only when the clock moves, however long certification took for real.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startE2E, type E2E } from './support/e2e.js';
+import { startE2E, type E2E, until } from './support/e2e.js';
 
 let e: E2E;
 beforeAll(async () => {
@@ -16,20 +16,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await e?.close();
 });
-
-async function until<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  ms = 30_000,
-): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe('the certification wait', () => {
   it('follows the host clock: an hour is skipped by moving the clock', async () => {

@@ -2,7 +2,7 @@
 // once (the sandbox counts submissions), and the checklist goes on to ready-to-go-live.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { projectRoot, spawnDevhost } from './support/devhost.js';
-import { startE2E, type E2E } from './support/e2e.js';
+import { startE2E, type E2E, until } from './support/e2e.js';
 
 let e: E2E;
 beforeAll(async () => {
@@ -17,19 +17,6 @@ afterAll(async () => {
   await e?.close();
 });
 
-async function until<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  ms = 30_000,
-): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 const submitCalls = async (): Promise<string[]> =>
   ((await (await fetch(`${e.sandbox.url}/dev/calls`)).json()) as { calls: string[] }).calls.filter(
     (c) => /^POST \/v1\.0\/ingestion\/products\/[^/]+\/submissions$/.test(c),

@@ -1,7 +1,7 @@
 // The D365 checklist after the deadline (R-D365, R-DUE): `overdue` with what was missed, still accepting
 // work, and the reminder sweep mails what is left (which steps, which offers), in English and Dutch.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startE2E, type E2E } from './support/e2e.js';
+import { startE2E, type E2E, until } from './support/e2e.js';
 
 let e: E2E;
 beforeAll(async () => {
@@ -16,19 +16,6 @@ afterAll(async () => {
   await e?.close();
 });
 
-async function until<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  ms = 30_000,
-): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 const checklist = async (accountId: string, token: string): Promise<any> =>
   (await e.call('GET', `/api/accounts/${accountId}/d365`, { token })).body;
 

@@ -2,7 +2,7 @@
 // sandbox's CPP listing and its Azure Communication Services mail sink, read back with GET /dev/mail.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { projectRoot, spawnDevhost } from './support/devhost.js';
-import { startE2E, type E2E } from './support/e2e.js';
+import { startE2E, type E2E, until } from './support/e2e.js';
 import { loadWorld } from '../sandbox/world.js';
 
 interface SentMail {
@@ -50,18 +50,16 @@ async function instance(e: E2E, id: string): Promise<{ runtimeStatus?: string; o
   return res.status === 404 ? {} : ((await res.json()) as { runtimeStatus?: string });
 }
 
-async function until<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  ms = 30_000,
-): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+/** Waits until the `deadlineReminders` timer has run `n` times: the timer re-arms once a run returned. */
+function timerRuns(e: E2E, n: number): Promise<true> {
+  return until('the timer run to return', () =>
+    Promise.resolve(
+      (e.app.output().match(/Executed 'Functions\.deadlineReminders' \(Succeeded/g) ?? []).length >=
+        n
+        ? true
+        : undefined,
+    ),
+  );
 }
 
 async function setClock(e: E2E, iso: string): Promise<void> {
@@ -121,14 +119,7 @@ describe('a walk from 35 days before the deadline to 2 days after (America/Los_A
       await sweepDone(e, sweepId(day));
       // The timer re-arms once its run has returned: move the clock on only then (as real time would).
       fired++;
-      await until('the timer run to return', () =>
-        Promise.resolve(
-          (e.app.output().match(/Executed 'Functions\.deadlineReminders' \(Succeeded/g) ?? [])
-            .length >= fired
-            ? true
-            : undefined,
-        ),
-      );
+      await timerRuns(e, fired);
       if (day === '2019-10-02') {
         // Contoso finishes between its 14- and 7-day reminders.
         const start = await e.call('POST', '/api/accounts/cpp-contoso/migration', {
@@ -373,14 +364,7 @@ describe.each([
       const day = new Date(t).toISOString().slice(0, 10);
       await setClock(e, fireAt(day));
       fired++;
-      await until('the timer run to return', () =>
-        Promise.resolve(
-          (e.app.output().match(/Executed 'Functions\.deadlineReminders' \(Succeeded/g) ?? [])
-            .length >= fired
-            ? true
-            : undefined,
-        ),
-      );
+      await timerRuns(e, fired);
       const id = sweepId(day, deadline);
       const slot = due.find(([d]) => d === day);
       if (!slot) {

@@ -1,0 +1,27 @@
+// A counting proxy in front of Azurite's table port, so a benchmark counts every request the app and the
+// host make to Table storage (the sandbox talks to Azurite directly and is not counted).
+import { createServer, request, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export function countingProxy(
+  target: number,
+): Promise<{ server: Server; port: number; count: () => number }> {
+  let count = 0;
+  const server = createServer((req, res) => {
+    count++;
+    const up = request(
+      { host: '127.0.0.1', port: target, method: req.method, path: req.url, headers: req.headers },
+      (r) => {
+        res.writeHead(r.statusCode ?? 502, r.headers);
+        r.pipe(res);
+      },
+    );
+    up.on('error', () => res.destroy());
+    req.pipe(up);
+  });
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () =>
+      resolve({ server, port: (server.address() as AddressInfo).port, count: () => count }),
+    ),
+  );
+}
