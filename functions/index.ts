@@ -144,6 +144,19 @@ df.app.orchestration('reminderSweep', reminderSweep);
 df.app.orchestration('d365Checklist', d365Checklist);
 df.app.orchestration('d365Offer', d365Offer);
 
+/** Registers each named activity, built lazily by `handlers` (the factories need the configuration). */
+function registerActivities<H extends Record<string, unknown>>(
+  names: readonly (keyof H & string)[],
+  handlers: () => H,
+): void {
+  for (const name of names) {
+    df.app.activity(name, {
+      handler: (input: unknown): Promise<unknown> =>
+        (handlers()[name] as (i: unknown) => Promise<unknown>)(input),
+    });
+  }
+}
+
 // Activities: built once over the real adapters; startBackSync reaches the Durable client of its invocation.
 let handlers: ReturnType<typeof createActivities> | undefined;
 const activities = (client?: df.DurableClient): ReturnType<typeof createActivities> => {
@@ -188,11 +201,7 @@ const names: (keyof Activities)[] = [
   'recordStatus',
   'syncBack',
 ];
-for (const name of names) {
-  const handler = (input: unknown): Promise<unknown> =>
-    (activities()[name] as (i: unknown) => Promise<unknown>)(input);
-  df.app.activity(name, { handler });
-}
+registerActivities(names, () => activities());
 df.app.activity('startBackSync', {
   extraInputs: [df.input.durableClient()],
   handler: (input: Activities['startBackSync']['in'], ctx) =>
@@ -217,12 +226,7 @@ const reminderNames: (keyof ReminderActivities)[] = [
   'remindPage',
   'deliverMail',
 ];
-for (const name of reminderNames) {
-  df.app.activity(name, {
-    handler: (input: unknown): Promise<unknown> =>
-      (reminders()[name] as (i: unknown) => Promise<unknown>)(input),
-  });
-}
+registerActivities(reminderNames, reminders);
 
 let d365Handlers: ReturnType<typeof createD365Activities> | undefined;
 const d365 = (): ReturnType<typeof createD365Activities> => {
@@ -247,9 +251,4 @@ const d365Names: (keyof D365Activities)[] = [
   'd365Promote',
   'd365Record',
 ];
-for (const name of d365Names) {
-  df.app.activity(name, {
-    handler: (input: unknown): Promise<unknown> =>
-      (d365()[name] as (i: unknown) => Promise<unknown>)(input),
-  });
-}
+registerActivities(d365Names, d365);
