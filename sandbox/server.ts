@@ -8,7 +8,7 @@ import { Faults } from './faults.js';
 import { HttpFail, send, type Reply } from './http.js';
 import { createIngestionService } from './ingestion.js';
 import { createMailService, SANDBOX_MAIL_KEY } from './mail.js';
-import { dispatch } from './routes.js';
+import { dispatch, type Route } from './routes.js';
 import { cppRoutes } from './services/cpp.js';
 import { entraRoutes } from './services/entra.js';
 import { graphRoutes } from './services/graph.js';
@@ -46,6 +46,50 @@ export interface RunningSandbox {
   close(): Promise<void>;
 }
 
+/** The `/dev/` controls: a local-only door, since it mints a token for any e-mail (see allowRemoteDev). */
+function answerDev(
+  dev: readonly Route[],
+  req: IncomingMessage,
+  url: URL,
+  allowRemote: boolean | undefined,
+): Promise<Reply> {
+  if (url.pathname !== '/dev/jwks' && !allowRemote && !isLoopback(req.socket.remoteAddress))
+    return Promise.resolve({
+      status: 403,
+      body: {
+        error: 'forbidden',
+        error_description: 'The /dev/ routes answer local callers only.',
+      },
+    });
+  return dispatch(dev, req, url, () => ({ status: 404, body: { error: 'not_found' } }));
+}
+
+/** A request listener sending what `answer` replies; an unexpected error is logged and answered 500. */
+function replyWith(
+  answer: (req: IncomingMessage, url: URL) => Promise<Reply>,
+  log: (line: string) => void,
+): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
+    const url = new URL(req.url ?? '/', 'http://sandbox');
+    answer(req, url).then(
+      (r) => send(res, r),
+      (e: unknown) => {
+        if (e instanceof HttpFail) return send(res, e.reply());
+        log(`Sandbox error on ${req.method} ${url.pathname}: ${(e as Error).message}`);
+        send(res, {
+          status: 500,
+          body: {
+            code: 800003,
+            description: 'Unexpected sandbox error.',
+            data: [],
+            source: 'PartnerFD',
+          },
+        });
+      },
+    );
+  };
+}
+
 /** Starts the sandbox; resolves once it listens. */
 export async function startSandbox(opts: SandboxOptions): Promise<RunningSandbox> {
   const log = opts.log ?? (() => {});
@@ -71,22 +115,7 @@ export async function startSandbox(opts: SandboxOptions): Promise<RunningSandbox
   ];
 
   async function answer(req: IncomingMessage, url: URL): Promise<Reply> {
-    if (url.pathname.startsWith('/dev/')) {
-      // A local-only door: it mints a token for any e-mail (see allowRemoteDev).
-      if (
-        url.pathname !== '/dev/jwks' &&
-        !opts.allowRemoteDev &&
-        !isLoopback(req.socket.remoteAddress)
-      )
-        return {
-          status: 403,
-          body: {
-            error: 'forbidden',
-            error_description: 'The /dev/ routes answer local callers only.',
-          },
-        };
-      return dispatch(dev, req, url, () => ({ status: 404, body: { error: 'not_found' } }));
-    }
+    if (url.pathname.startsWith('/dev/')) return answerDev(dev, req, url, opts.allowRemoteDev);
     const calls = state.calls;
     if (calls.length >= 100_000) calls.splice(0, 50_000); // a long-running sandbox stays small
     calls.push(`${req.method ?? 'GET'} ${url.pathname}`);
@@ -99,25 +128,7 @@ export async function startSandbox(opts: SandboxOptions): Promise<RunningSandbox
     );
   }
 
-  const server = createServer((req, res: ServerResponse) => {
-    const url = new URL(req.url ?? '/', 'http://sandbox');
-    answer(req, url).then(
-      (r) => send(res, r),
-      (e: unknown) => {
-        if (e instanceof HttpFail) return send(res, e.reply());
-        log(`Sandbox error on ${req.method} ${url.pathname}: ${(e as Error).message}`);
-        send(res, {
-          status: 500,
-          body: {
-            code: 800003,
-            description: 'Unexpected sandbox error.',
-            data: [],
-            source: 'PartnerFD',
-          },
-        });
-      },
-    );
-  });
+  const server = createServer(replyWith(answer, log));
   const listening = await listenOn(server, opts.port, opts.host ?? LOOPBACK);
   const port = listening.port;
   publicUrl ||= `http://localhost:${port}`;

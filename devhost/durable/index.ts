@@ -1,5 +1,6 @@
 // Wires the Durable engine into the host: storage, the engine, the Durable HTTP API and the client binding.
 import { createServer, type Server } from 'node:http';
+import type { RegisteredFunction } from '../core.js';
 import type { HostContext, HostExtension, StartedExtension } from '../extension.js';
 import { listenOn } from '../http/listen.js';
 import {
@@ -37,21 +38,17 @@ export function durableOf(host: {
 /** The task hub name rules of the Azure Storage provider: 3–45 letters and digits, starting with a letter. */
 const HUB_NAME = /^[A-Za-z][A-Za-z0-9]{2,44}$/;
 
-/**
- * Starts the Durable extension when the app has Durable functions or clients; undefined otherwise.
- * Defaults follow the extension: hub `TestHubName`, 10 activities and 10 orchestrations per core.
- */
-export async function startDurable(ctx: HostContext): Promise<DurableExtension | undefined> {
-  const keys = ctx.keys;
-  const fns = [...ctx.functions.values()];
-  const usesDurable = fns.some((f) =>
-    Object.values(f.metadata.bindings).some((b) =>
-      /^(orchestrationTrigger|activityTrigger|entityTrigger|durableClient|orchestrationClient)$/i.test(
-        b.type ?? '',
-      ),
+/** True for a function with a Durable trigger or client binding. */
+function usesDurable(f: RegisteredFunction): boolean {
+  return Object.values(f.metadata.bindings).some((b) =>
+    /^(orchestrationTrigger|activityTrigger|entityTrigger|durableClient|orchestrationClient)$/i.test(
+      b.type ?? '',
     ),
   );
-  if (!usesDurable) return undefined;
+}
+
+/** The task hub: host.json's hubName, else the site name (as on Azure), else `TestHubName`; validated. */
+function taskHubName(ctx: HostContext): string {
   const hubName =
     ctx.options.durable.hubName ??
     process.env.WEBSITE_SITE_NAME?.replace(/[^A-Za-z0-9]/g, '') ??
@@ -61,6 +58,18 @@ export async function startDurable(ctx: HostContext): Promise<DurableExtension |
       `The task hub name "${hubName}" is invalid: use 3 to 45 letters and digits, starting with a letter.`,
     );
   }
+  return hubName;
+}
+
+/**
+ * Starts the Durable extension when the app has Durable functions or clients; undefined otherwise.
+ * Defaults follow the extension: hub `TestHubName`, 10 activities and 10 orchestrations per core.
+ */
+export async function startDurable(ctx: HostContext): Promise<DurableExtension | undefined> {
+  const keys = ctx.keys;
+  const fns = [...ctx.functions.values()];
+  if (!fns.some(usesDurable)) return undefined;
+  const hubName = taskHubName(ctx);
   if (!ctx.storageConnection) {
     throw new StartupError(
       'Missing value for AzureWebJobsStorage in local.settings.json: Durable Functions keep their state in it.',
