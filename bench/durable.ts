@@ -27,6 +27,7 @@ async function main(): Promise<void> {
 
     // (a) many orchestrations of five sequential activities, all started at once.
     const before = storageRequests.count;
+    const errorsBefore = storageRequests.networkErrors;
     let t = performance.now();
     const ids = await Promise.all(
       Array.from({ length: ORCHESTRATIONS }, (_, i) => engine.start('sequence5', `seq-${i}`, i)),
@@ -39,13 +40,14 @@ async function main(): Promise<void> {
       (s, i) => s?.runtimeStatus !== 'Completed' || s.output !== i + 5,
     ).length;
     const ops = storageRequests.count - before;
+    const networkErrors = storageRequests.networkErrors - errorsBefore;
     const orchestrationsPerSecond = ORCHESTRATIONS / seqSeconds;
     const storageOpsPerActivity = ops / (ORCHESTRATIONS * 5);
     console.log(
       `(a) ${ORCHESTRATIONS} × 5 sequential activities: ${seqSeconds.toFixed(2)} s, ${orchestrationsPerSecond.toFixed(1)} orchestrations/s${wrong ? `, ${wrong} WRONG` : ''}`,
     );
     console.log(
-      `(c) storage requests: ${ops} for ${ORCHESTRATIONS * 5} activity calls = ${storageOpsPerActivity.toFixed(2)} per activity call`,
+      `(c) storage requests: ${ops} for ${ORCHESTRATIONS * 5} activity calls = ${storageOpsPerActivity.toFixed(2)} per activity call, ${networkErrors} without an answer (retried)`,
     );
 
     // (b) one orchestration fanning out.
@@ -62,6 +64,7 @@ async function main(): Promise<void> {
         orchestrationsPerSecond: Number(orchestrationsPerSecond.toFixed(1)),
         fanOut1000Seconds: Number(fanSeconds.toFixed(2)),
         storageOpsPerActivity: Number(storageOpsPerActivity.toFixed(2)),
+        storageNetworkErrors: networkErrors,
       }),
     );
   } finally {

@@ -14,8 +14,11 @@ function isInsecure(connectionString: string): boolean {
   );
 }
 
-/** Every storage request the host makes, counted at the HTTP pipeline (for benchmarks and diagnostics). */
-export const storageRequests = { count: 0 };
+/**
+ * Every storage request the host makes, counted at the HTTP pipeline (for benchmarks and diagnostics),
+ * and how many of them never got an answer (a connection reset or refused; the SDK retries those).
+ */
+export const storageRequests = { count: 0, networkErrors: 0 };
 
 function options(connectionString: string): TableServiceClientOptions {
   return {
@@ -26,7 +29,10 @@ function options(connectionString: string): TableServiceClientOptions {
           name: 'devhostRequestCounter',
           sendRequest: (request, next) => {
             storageRequests.count++;
-            return next(request);
+            return next(request).catch((e: unknown) => {
+              if (storageStatus(e) === undefined) storageRequests.networkErrors++;
+              throw e;
+            });
           },
         },
         position: 'perRetry',
