@@ -19,6 +19,7 @@ export function countingProxy(
     up.on('error', () => res.destroy());
     req.pipe(up);
   });
+  server.keepAliveTimeout = 120_000; // as the embedded Azurite: no idle close racing a request
   return new Promise((resolve) =>
     server.listen(0, '127.0.0.1', () =>
       resolve({ server, port: (server.address() as AddressInfo).port, count: () => count }),

@@ -129,6 +129,8 @@ export async function startSandbox(opts: SandboxOptions): Promise<RunningSandbox
   }
 
   const server = createServer(replyWith(answer, log));
+  // As the host's front does: a 5 s idle close races with requests a busy sandbox has not read yet.
+  server.keepAliveTimeout = 65_000;
   const listening = await listenOn(server, opts.port, opts.host ?? LOOPBACK);
   const port = listening.port;
   publicUrl ||= `http://localhost:${port}`;
