@@ -1,9 +1,9 @@
 // What `func azure functionapp publish` would upload: the files .funcignore keeps, after `npm run build`.
 import { readdirSync, readFileSync } from 'node:fs';
-import { builtinModules } from 'node:module';
+import { builtinModules, createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import ignore from 'ignore';
+import type { Ignore } from 'ignore';
 import { describe, expect, it } from 'vitest';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -18,6 +18,8 @@ function projectFiles(dir = ''): string[] {
   });
 }
 
+// `ignore` is CommonJS typed as an ES default export: load it as the CommonJS module it is.
+const ignore = createRequire(import.meta.url)('ignore') as () => Ignore;
 const rules = ignore().add(readFileSync(path.join(root, '.funcignore'), 'utf8'));
 const shipped = new Set(projectFiles().filter((f) => !rules.ignores(f)));
 const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as {

@@ -219,7 +219,7 @@ export class DurableEngine implements DurableEngineApi {
     const row = await this.#row(instanceId);
     if (!row) return false;
     await this.#scheduler.purge(instanceId);
-    this.#scheduler.changed();
+    this.#scheduler.changed(instanceId);
     return true;
   }
 
@@ -230,11 +230,11 @@ export class DurableEngine implements DurableEngineApi {
       const page = await this.#store.listInstances(filter, 100, token);
       for (const i of page.instances) {
         await this.#scheduler.purge(i.id);
+        this.#scheduler.changed(i.id);
         deleted++;
       }
       token = page.continuationToken;
     } while (token);
-    this.#scheduler.changed();
     return deleted;
   }
 
@@ -269,7 +269,7 @@ export class DurableEngine implements DurableEngineApi {
           resolve();
         };
         const t = setTimeout(done, Math.min(1000, Math.max(0, deadline - Date.now())));
-        const unwatch = this.#scheduler.watch(done);
+        const unwatch = this.#scheduler.watch(instanceId, done);
       });
     }
   }

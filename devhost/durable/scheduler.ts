@@ -93,7 +93,8 @@ export class Scheduler implements DispatchHost {
   readonly #functions: DurableFunctions;
   readonly #instances = new Map<string, Instance>();
   readonly #episodeSlots: Semaphore;
-  readonly #watchers = new Set<() => void>();
+  /** who waits for a change of an instance, by instance id */
+  readonly #watchers = new Map<string, Set<() => void>>();
   readonly #inflight = new Set<Promise<unknown>>();
   #stopped = false;
   readonly #dispatcher: Dispatcher;
@@ -129,14 +130,21 @@ export class Scheduler implements DispatchHost {
     void tracked.finally(() => this.#inflight.delete(tracked));
   }
 
-  /** Calls `fn` whenever an instance changed (until it returns). */
-  watch(fn: () => void): () => void {
-    this.#watchers.add(fn);
-    return () => this.#watchers.delete(fn);
+  /** Calls `fn` whenever instance `id` changed, until the returned function is called. */
+  watch(id: string, fn: () => void): () => void {
+    let set = this.#watchers.get(id);
+    if (!set) this.#watchers.set(id, (set = new Set()));
+    set.add(fn);
+    return () => {
+      set.delete(fn);
+      if (set.size === 0 && this.#watchers.get(id) === set) this.#watchers.delete(id);
+    };
   }
 
-  #notify(): void {
-    for (const w of [...this.#watchers]) w();
+  /** Wakes the watchers of one instance (many waiters on many instances stay O(1) per change). */
+  #notify(id: string): void {
+    const set = this.#watchers.get(id);
+    if (set) for (const w of [...set]) w();
   }
 
   // ---------------------------------------------------------------- the cache
@@ -280,7 +288,7 @@ export class Scheduler implements DispatchHost {
         .finally(() => {
           inst.busy = false;
           this.#evict();
-          this.#notify();
+          this.#notify(id);
         }),
     );
   }
@@ -408,7 +416,7 @@ export class Scheduler implements DispatchHost {
     const row = inst.row;
     if (!row) return;
     Object.assign(row, changes, { LastUpdatedTime: this.#clock.now() });
-    this.#notify();
+    this.#notify(inst.id);
     if (inst.rowWrite) {
       inst.rowDirty = true;
       return;
@@ -485,8 +493,8 @@ export class Scheduler implements DispatchHost {
     await this.#store.purge(id);
   }
 
-  /** Announces a change to watchers (purges). */
-  changed(): void {
-    this.#notify();
+  /** Announces a change of an instance to its watchers (purges). */
+  changed(id: string): void {
+    this.#notify(id);
   }
 }
