@@ -116,6 +116,7 @@ async function main(): Promise<void> {
     );
 
     const before = proxy.count();
+    const kindsBefore = proxy.kinds();
     polls = 0;
     t = performance.now();
     const results = await Promise.all(
@@ -133,6 +134,11 @@ async function main(): Promise<void> {
     console.log(
       `storage requests per small migration (app + host, Table storage; status polls excluded): ${storageOpsPerMigration.toFixed(1)}`,
     );
+    const perMigration = [...proxy.kinds()]
+      .map(([k, n]) => [k, (n - (kindsBefore.get(k) ?? 0)) / SMALL] as const)
+      .filter(([, n]) => n >= 0.5)
+      .sort((a, b) => b[1] - a[1]);
+    console.log(`  of which: ${perMigration.map(([k, n]) => `${k} ${n.toFixed(1)}`).join(', ')}`);
 
     // R-D365: the checklist of a publisher with 50 offers, certification instant, from the start to every
     // offer ready to go live (the owner confirms the ISV addendum as soon as the steps are shown).

@@ -3,12 +3,20 @@
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-export function countingProxy(
-  target: number,
-): Promise<{ server: Server; port: number; count: () => number }> {
+export function countingProxy(target: number): Promise<{
+  server: Server;
+  port: number;
+  count: () => number;
+  /** requests so far by method and table (`GET Migrations`, `POST $batch`, …) */
+  kinds: () => Map<string, number>;
+}> {
   let count = 0;
+  const kinds = new Map<string, number>();
   const server = createServer((req, res) => {
     count++;
+    const table = (req.url ?? '').split('?')[0]!.split('/')[2]?.replace(/\(.*$/, '') ?? '';
+    const kind = `${req.method} ${table}`;
+    kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
     const up = request(
       { host: '127.0.0.1', port: target, method: req.method, path: req.url, headers: req.headers },
       (r) => {
@@ -22,7 +30,12 @@ export function countingProxy(
   server.keepAliveTimeout = 120_000; // as the embedded Azurite: no idle close racing a request
   return new Promise((resolve) =>
     server.listen(0, '127.0.0.1', () =>
-      resolve({ server, port: (server.address() as AddressInfo).port, count: () => count }),
+      resolve({
+        server,
+        port: (server.address() as AddressInfo).port,
+        count: () => count,
+        kinds: () => new Map(kinds),
+      }),
     ),
   );
 }
