@@ -5,12 +5,7 @@ import path from 'node:path';
 import { adminRoutes } from './admin.js';
 import { RealClock, VirtualClock, type Clock } from './clock.js';
 import { CoreState, installCoreModule, type RegisteredFunction } from './core.js';
-import type {
-  AdminInvoker,
-  HostContext,
-  HostExtension,
-  StartedExtension,
-} from './extension.js';
+import type { AdminInvoker, HostContext, HostExtension, StartedExtension } from './extension.js';
 import { Router, triggerOf } from './http/router.js';
 import { isLoopback, listenOn, LOOPBACK, type Listening } from './http/listen.js';
 import { HttpFront, type AuthKeys, type ExtensionHandler } from './http/server.js';
@@ -378,8 +373,8 @@ export async function startHost(opts: HostStartOptions): Promise<RunningHost> {
   // Timers are armed before the first request is let in, so a clock move can never outrun them.
   await timers.start();
   front.open();
-  printFunctions(logger, router, functions, baseUrl);
   warnUnsupportedBindings(logger, functions, opts.extensions ?? []);
+  printFunctions(logger, router, functions, baseUrl);
   if (!listening.addresses.every(isLoopback)) {
     logger.log(
       'Host.Startup',

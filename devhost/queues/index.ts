@@ -33,7 +33,9 @@ export function resolveSettings(text: string, env: NodeJS.ProcessEnv): string {
   return text.replace(/%([^%]+)%/g, (_, name: string) => {
     const value = env[name];
     if (value === undefined || value === '')
-      throw new QueueBindingError(`'%${name}%' does not resolve to a value (no app setting '${name}').`);
+      throw new QueueBindingError(
+        `'%${name}%' does not resolve to a value (no app setting '${name}').`,
+      );
     return value;
   });
 }
@@ -268,7 +270,9 @@ function registerOutputs(
     try {
       messages = outputMessages(data);
     } catch (e) {
-      throw new Error(`The ${where} (queue '${target.queueName}'): ${(e as Error).message}`);
+      throw new Error(`The ${where} (queue '${target.queueName}'): ${(e as Error).message}`, {
+        cause: e,
+      });
     }
     const queue = clients.get(target.connection, target.queueName);
     let sent = 0;
@@ -280,6 +284,7 @@ function registerOutputs(
     } catch (e) {
       throw new Error(
         `Sending to queue '${target.queueName}' (${where}) failed after ${sent} of ${messages.length} message(s): ${(e as Error).message.split('\n')[0]}`,
+        { cause: e },
       );
     } finally {
       if (sent > 0) for (const l of byUrl.get(queue.url) ?? []) l.notify();

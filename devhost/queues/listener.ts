@@ -4,12 +4,7 @@ import type { RegisteredFunction } from '../core.js';
 import { describeError, type Invoker } from '../invoke.js';
 import type { HostLogger } from '../logger.js';
 import { storageStatus } from '../storage.js';
-import {
-  decodeBody,
-  triggerInput,
-  triggerMetadata,
-  type ReceivedMessage,
-} from './messages.js';
+import { decodeBody, triggerInput, triggerMetadata, type ReceivedMessage } from './messages.js';
 import { MIN_POLLING_MS, type QueuesOptions } from './options.js';
 
 /** A received message stays invisible this long while it runs, renewed at half-time (QueueListener). */
@@ -108,7 +103,10 @@ export class QueueListener {
         });
         received = res.receivedMessageItems;
         if (lastError) {
-          this.logger.info(this.#category, `Polling queue '${this.target.queue.name}' works again.`);
+          this.logger.info(
+            this.#category,
+            `Polling queue '${this.target.queue.name}' works again.`,
+          );
           lastError = undefined;
         }
       } catch (e) {
@@ -178,7 +176,11 @@ export class QueueListener {
         return;
       }
       let popReceipt = message.popReceipt;
-      const renew = this.#keepInvisible(message.messageId, () => popReceipt, (r) => (popReceipt = r));
+      const renew = this.#keepInvisible(
+        message.messageId,
+        () => popReceipt,
+        (r) => (popReceipt = r),
+      );
       const outcome = await this.invoker
         .invoke(
           fn,
@@ -212,20 +214,23 @@ export class QueueListener {
     onReceipt: (r: string) => void,
   ): { stop(): void; idle(): Promise<void> } {
     let pending: Promise<void> = Promise.resolve();
-    const timer = setInterval(() => {
-      pending = this.target.queue
-        .updateMessage(id, receipt(), undefined, RUNNING_VISIBILITY_S)
-        .then((r) => {
-          if (r.popReceipt) onReceipt(r.popReceipt);
-        })
-        .catch((e: unknown) => {
-          this.logger.log(
-            this.#category,
-            'warning',
-            `Keeping message '${id}' invisible failed: ${(e as Error).message.split('\n')[0]}`,
-          );
-        });
-    }, (RUNNING_VISIBILITY_S * 1000) / 2);
+    const timer = setInterval(
+      () => {
+        pending = this.target.queue
+          .updateMessage(id, receipt(), undefined, RUNNING_VISIBILITY_S)
+          .then((r) => {
+            if (r.popReceipt) onReceipt(r.popReceipt);
+          })
+          .catch((e: unknown) => {
+            this.logger.log(
+              this.#category,
+              'warning',
+              `Keeping message '${id}' invisible failed: ${(e as Error).message.split('\n')[0]}`,
+            );
+          });
+      },
+      (RUNNING_VISIBILITY_S * 1000) / 2,
+    );
     timer.unref();
     return { stop: () => clearInterval(timer), idle: () => pending };
   }

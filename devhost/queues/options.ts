@@ -20,16 +20,14 @@ export const MIN_POLLING_MS = 100;
 /** A TimeSpan text (`00:00:02`) or, as host.json 1.x wrote it, a number of milliseconds. */
 const duration = z.union([
   z.number().nonnegative(),
-  z
-    .string()
-    .transform((s, ctx) => {
-      const ms = /^\d+$/.test(s.trim()) ? Number(s) : parseTimeSpan(s);
-      if (ms === undefined) {
-        ctx.addIssue({ code: 'custom', message: 'expected a TimeSpan such as "00:00:02"' });
-        return z.NEVER;
-      }
-      return ms;
-    }),
+  z.string().transform((s, ctx) => {
+    const ms = /^\d+$/.test(s.trim()) ? Number(s) : parseTimeSpan(s);
+    if (ms === undefined) {
+      ctx.addIssue({ code: 'custom', message: 'expected a TimeSpan such as "00:00:02"' });
+      return z.NEVER;
+    }
+    return ms;
+  }),
 ]);
 
 const schema = z
