@@ -34,7 +34,11 @@ function names(): Record<'IN_QUEUE' | 'OUT_QUEUE' | 'FAIL_QUEUE' | 'SLOW_QUEUE',
 
 async function start(env: Record<string, string>): Promise<DevhostProcess> {
   const host = await spawnDevhost(fixture('queue-app'), {
-    env: { AzureWebJobsStorage: inject('storage'), ...env },
+    env: {
+      AzureWebJobsStorage: inject('storage'),
+      AzureFunctionsJobHost__extensions__durableTask__hubName: `Q${randomBytes(6).toString('hex')}`,
+      ...env,
+    },
   });
   running.push(host);
   return host;
@@ -179,6 +183,39 @@ describe('storage queues on the local host', () => {
       return got.length > 0 ? got : undefined;
     });
     expect(JSON.parse(unb64(texts[0]!))).toEqual({ echo: { manual: 1 }, dequeueCount: 0 });
+  });
+
+  it('sends queue outputs of timer and Durable activity invocations too', async () => {
+    const q = names();
+    const host = await start(q);
+    expect(
+      (await fetch(`${host.url}/admin/functions/tick`, { method: 'POST', body: '{}' })).status,
+    ).toBe(202);
+    const started = await fetch(
+      `${host.url}/runtime/webhooks/durabletask/orchestrators/flow/f-${q.OUT_QUEUE}`,
+      {
+        method: 'POST',
+        body: JSON.stringify('order-9'),
+      },
+    );
+    expect(started.status).toBe(202);
+    const out = service().getQueueClient(q.OUT_QUEUE);
+    const received: unknown[] = [];
+    await until('the tick and stamp messages', async () => {
+      received.push(
+        ...(await drain(out).catch(() => [])).map((t) => JSON.parse(unb64(t)) as unknown),
+      );
+      return received.length >= 2 ? true : undefined;
+    });
+    expect(received).toEqual(
+      expect.arrayContaining([{ from: 'tick' }, { from: 'stamp', input: 'order-9' }]),
+    );
+    const status = await until('the orchestration to complete', async () => {
+      const r = await fetch(`${host.url}/runtime/webhooks/durabletask/instances/f-${q.OUT_QUEUE}`);
+      const s = (await r.json()) as { runtimeStatus: string; output: unknown };
+      return s.runtimeStatus === 'Completed' ? s : undefined;
+    });
+    expect(status.output).toBe('stamped order-9');
   });
 
   it('lets a running message finish, and deletes it, when the host is stopped', async () => {
