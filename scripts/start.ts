@@ -1,5 +1,5 @@
 // `npm start`: embedded Azurite (unless AzureWebJobsStorage points elsewhere), the sandbox, then the app on
-// the local host (with Durable), each told where the others listen. The composition of the dev tools
+// the local host (with Durable and queues), each told where the others listen. The composition of the dev tools
 // lives here, outside devhost/ and sandbox/, which know nothing of each other's start-up.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';

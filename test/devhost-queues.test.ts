@@ -218,6 +218,32 @@ describe('storage queues on the local host', () => {
     expect(status.output).toBe('stamped order-9');
   });
 
+  it('names a function whose queue cannot be used, and runs the rest of the app', async () => {
+    const q = names();
+    const host = await start({
+      ...q,
+      FAIL_QUEUE: 'Bad_Name',
+      'AzureWebJobs.slow.Disabled': 'true',
+    });
+    expect(host.output()).toMatch(
+      /Function 'failing' will not run: its queue trigger: A queue name can contain only lower-case letters, numbers, and dash\(-\) characters - "bad_name"/,
+    );
+    expect(host.output()).toMatch(/Function 'slow' is disabled\./);
+    expect(host.output()).not.toMatch(/\tslow: queueTrigger/);
+    // The rest runs: the admin API still drives the relay.
+    expect(
+      (
+        await fetch(`${host.url}/admin/functions/relay`, {
+          method: 'POST',
+          body: JSON.stringify({ input: 'still here' }),
+        })
+      ).status,
+    ).toBe(202);
+    await until('the relay', async () =>
+      (await seen(host)).some((s) => s.item === 'still here') ? true : undefined,
+    );
+  });
+
   it('lets a running message finish, and deletes it, when the host is stopped', async () => {
     const q = names();
     const host = await start(q);
