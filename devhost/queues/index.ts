@@ -9,7 +9,7 @@ import { storageStatus } from '../storage.js';
 import { QueueListener } from './listener.js';
 import { encodeBody, outputMessages, triggerInput, triggerMetadata } from './messages.js';
 import { queuesOptions, type QueuesOptions } from './options.js';
-import { StartupError } from '../errors.js';
+import { QueueBindingError, StartupError } from '../errors.js';
 
 export interface QueuesExtension extends StartedExtension {
   options: QueuesOptions;
@@ -24,9 +24,6 @@ export const queuesExtension: HostExtension<QueuesExtension> = {
   bindingTypes: ['queueTrigger', 'queue'],
   start: startQueues,
 };
-
-/** A binding's settings that cannot be used; the message names the function and the binding. */
-class QueueBindingError extends Error {}
 
 /** Resolves `%Setting%` parts from the app settings, as the host's name resolver does. */
 export function resolveSettings(text: string, env: NodeJS.ProcessEnv): string {
