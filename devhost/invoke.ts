@@ -79,7 +79,6 @@ export class Invoker {
    * `outputData` entry; bindings without a value (null/undefined) are skipped, as the worker omits them.
    */
   async #deliverOutputs(fn: RegisteredFunction, response: RpcInvocationResponse): Promise<void> {
-    if (this.#outputHandlers.size === 0) return;
     for (const [name, b] of Object.entries(fn.metadata.bindings)) {
       if (b.direction !== 'out') continue;
       const handler = this.#outputHandlers.get((b.type ?? '').toLowerCase());
@@ -181,7 +180,7 @@ export class Invoker {
         name,
       );
       // Output bindings are flushed once the function succeeded; a failed send fails the invocation.
-      await this.#deliverOutputs(fn, response);
+      if (this.#outputHandlers.size > 0) await this.#deliverOutputs(fn, response);
       const durationMs = performance.now() - started;
       this.logger.info(
         category,
