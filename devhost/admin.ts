@@ -12,6 +12,7 @@ import {
   type AuthKeys,
   type ExtensionHandler,
 } from './http/server.js';
+import type { AdminInvoker } from './extension.js';
 import type { Invoker } from './invoke.js';
 import type { TimerService } from './timers/service.js';
 import { HttpError } from './errors.js';
@@ -36,6 +37,8 @@ export interface AdminDeps {
   timers: TimerService;
   clock: Clock;
   keys: AuthKeys | undefined;
+  /** extension-provided ways to run a trigger type (e.g. a queue message with its metadata) */
+  adminInvokers: ReadonlyMap<string, AdminInvoker>;
 }
 
 function clockState(clock: Clock): Record<string, unknown> {
@@ -72,17 +75,21 @@ async function runFunction(
   const parsed = invokeBody.safeParse(await readJsonBody(req));
   if (!parsed.success)
     throw new HttpError(400, 'invalid-request', 'Expected a body like {"input": "..."}.');
+  const input = parsed.data.input;
+  const text = typeof input === 'string' ? input : JSON.stringify(input ?? '');
+  const custom = deps.adminInvokers.get(type);
   if (type === 'timertrigger') {
     void deps.timers.invokeNow(fn.metadata.name);
+  } else if (custom) {
+    custom(fn, text);
   } else {
-    const input = parsed.data.input;
     void deps.invoker.invoke(
       fn,
       {
         inputData: [
           {
             name: trigger[0],
-            data: { string: typeof input === 'string' ? input : JSON.stringify(input ?? '') },
+            data: { string: text },
           },
         ],
       },

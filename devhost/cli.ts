@@ -3,6 +3,7 @@ import { realpathSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { durableExtension } from './durable/index.js';
+import { queuesExtension } from './queues/index.js';
 import { parseArgs } from 'node:util';
 import { startHost, type RunningHost } from './host.js';
 import { StartupError } from './errors.js';
@@ -84,7 +85,7 @@ export async function main(argv: string[]): Promise<RunningHost> {
     ...(opts.hostname ? { hostname: opts.hostname } : {}),
     virtualClock: opts.virtualClock,
     enableAuth: opts.enableAuth,
-    extensions: [durableExtension],
+    extensions: [durableExtension, queuesExtension],
   });
 }
 

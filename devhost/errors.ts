@@ -21,6 +21,9 @@ export class RouteTemplateError extends Error {}
 /** A schedule expression or setting the host would refuse at start-up. */
 export class ScheduleError extends Error {}
 
+/** A queue binding whose queue or connection cannot be resolved; the message says which and why. */
+export class QueueBindingError extends Error {}
+
 /** A function that outlived `functionTimeout`. */
 export class FunctionTimeoutError extends Error {}
 

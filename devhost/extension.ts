@@ -6,6 +6,9 @@ import type { Invoker } from './invoke.js';
 import type { HostLogger } from './logger.js';
 import type { HostOptions } from './settings.js';
 
+/** Runs a function now for `POST /admin/functions/{name}`, given the body's `input` as text. */
+export type AdminInvoker = (fn: RegisteredFunction, input: string) => void;
+
 /** What extensions of the host get to work with. */
 export interface HostContext {
   scriptRoot: string;
@@ -20,6 +23,8 @@ export interface HostContext {
   /** the keys enforced under --enable-auth */
   keys: AuthKeys | undefined;
   limits: HttpLimits;
+  /** how the admin API runs a function, by lower-case trigger type (else the input goes as a string) */
+  adminInvokers: Map<string, AdminInvoker>;
 }
 
 /** A started extension: its host-owned routes (tried before the app's triggers) and how to stop it. */
@@ -34,5 +39,10 @@ export interface StartedExtension {
  */
 export interface HostExtension<T extends StartedExtension = StartedExtension> {
   readonly name: string;
+  /**
+   * The binding types (triggers, inputs, outputs; matched case-insensitively) this extension runs.
+   * The host warns at start-up about every binding of a type that neither it nor an extension runs.
+   */
+  readonly bindingTypes: readonly string[];
   start(ctx: HostContext): Promise<T | undefined>;
 }

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { adminRoutes } from './admin.js';
 import { RealClock, VirtualClock, type Clock } from './clock.js';
 import { CoreState, installCoreModule, type RegisteredFunction } from './core.js';
-import type { HostContext, HostExtension, StartedExtension } from './extension.js';
+import type { AdminInvoker, HostContext, HostExtension, StartedExtension } from './extension.js';
 import { Router, triggerOf } from './http/router.js';
 import { isLoopback, listenOn, LOOPBACK, type Listening } from './http/listen.js';
 import { HttpFront, type AuthKeys, type ExtensionHandler } from './http/server.js';
@@ -352,8 +352,11 @@ export async function startHost(opts: HostStartOptions): Promise<RunningHost> {
     baseUrl,
     keys,
     limits,
+    adminInvokers: new Map<string, AdminInvoker>(),
   };
-  extensions.push(adminRoutes({ functions, invoker, timers, clock, keys }));
+  extensions.push(
+    adminRoutes({ functions, invoker, timers, clock, keys, adminInvokers: ctx.adminInvokers }),
+  );
   const started = new Map<string, StartedExtension>();
   try {
     for (const extension of opts.extensions ?? []) {
@@ -370,6 +373,7 @@ export async function startHost(opts: HostStartOptions): Promise<RunningHost> {
   // Timers are armed before the first request is let in, so a clock move can never outrun them.
   await timers.start();
   front.open();
+  warnUnsupportedBindings(logger, functions, opts.extensions ?? []);
   printFunctions(logger, router, functions, baseUrl);
   if (!listening.addresses.every(isLoopback)) {
     logger.log(
@@ -386,6 +390,61 @@ export async function startHost(opts: HostStartOptions): Promise<RunningHost> {
     extensions: started,
     close: closer(core, logger, timers, started, front, listening),
   };
+}
+
+/** The binding types the host itself runs; extensions add theirs (`HostExtension.bindingTypes`). */
+const HOST_BINDING_TYPES = ['httpTrigger', 'http', 'timerTrigger'];
+
+/**
+ * One warning per function that has a binding of a type nothing here runs (a blob trigger, a table
+ * input, a Service Bus output, …): the trigger never fires, the input gets no value, the output's value
+ * goes nowhere. Start-up goes on, as the real host runs the rest of the app.
+ */
+function warnUnsupportedBindings(
+  logger: HostLogger,
+  functions: Map<string, RegisteredFunction>,
+  extensions: readonly HostExtension[],
+): void {
+  const known = new Set(
+    [...HOST_BINDING_TYPES, ...extensions.flatMap((e) => e.bindingTypes)].map((t) =>
+      t.toLowerCase(),
+    ),
+  );
+  const byName = [...functions.values()].sort((a, b) =>
+    a.metadata.name.localeCompare(b.metadata.name),
+  );
+  for (const fn of byName) {
+    const missing: string[] = [];
+    let trigger = false;
+    for (const [name, b] of Object.entries(fn.metadata.bindings)) {
+      const type = b.type ?? '';
+      if (known.has(type.toLowerCase())) continue;
+      if (/trigger$/i.test(type)) {
+        trigger = true;
+        missing.push(`the ${type} trigger`);
+      } else {
+        const binding = name === '$return' ? 'return' : `'${name}'`;
+        missing.push(`the ${type} ${b.direction === 'out' ? 'output' : 'input'} ${binding}`);
+      }
+    }
+    if (missing.length === 0) continue;
+    const what = missing.join(', ');
+    const effect = [
+      trigger
+        ? `it never fires by itself (POST /admin/functions/${fn.metadata.name} runs it)`
+        : undefined,
+      missing.length > (trigger ? 1 : 0)
+        ? 'such inputs get no value and such outputs are dropped'
+        : undefined,
+    ]
+      .filter(Boolean)
+      .join('; ');
+    logger.log(
+      'Host.Startup',
+      'warning',
+      `Function '${fn.metadata.name}': ${what} ${missing.length === 1 ? 'is' : 'are'} not run by this host: ${effect}.`,
+    );
+  }
 }
 
 /** Stops started extensions, the last started first. */

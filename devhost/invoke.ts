@@ -5,6 +5,7 @@ import type { CoreState, RegisteredFunction } from './core.js';
 import type { HostLogger } from './logger.js';
 import type {
   CoreInvocationContext,
+  RpcBindingInfo,
   RpcInvocationRequest,
   RpcInvocationResponse,
   RpcLogCategory,
@@ -37,8 +38,20 @@ export function describeError(e: unknown): string {
 /** Supplies the value of a non-trigger input binding (e.g. `durableClient`) for an invocation. */
 export type InputProvider = (fn: RegisteredFunction, bindingName: string) => RpcTypedData;
 
+/**
+ * Delivers the value an invocation gave an output binding (e.g. `queue`), after the function succeeded.
+ * A handler that throws fails the invocation; its message should say which binding and where.
+ */
+export type OutputHandler = (
+  fn: RegisteredFunction,
+  bindingName: string,
+  binding: RpcBindingInfo,
+  data: RpcTypedData,
+) => Promise<void>;
+
 export class Invoker {
   readonly #inputProviders = new Map<string, InputProvider>();
+  readonly #outputHandlers = new Map<string, OutputHandler>();
 
   constructor(
     private readonly core: CoreState,
@@ -49,6 +62,34 @@ export class Invoker {
   /** Registers the host-side source of an input binding type (lower-case match). */
   addInputProvider(type: string, provider: InputProvider): void {
     this.#inputProviders.set(type.toLowerCase(), provider);
+  }
+
+  /** Registers the host-side sink of an output binding type (lower-case match), e.g. `queue`. */
+  addOutputHandler(type: string, handler: OutputHandler): void {
+    this.#outputHandlers.set(type.toLowerCase(), handler);
+  }
+
+  /** The output binding types a handler is registered for (lower case). */
+  get outputTypes(): ReadonlySet<string> {
+    return new Set(this.#outputHandlers.keys());
+  }
+
+  /**
+   * Hands each output binding's value to its handler: `returnValue` for `$return`, else the binding's
+   * `outputData` entry; bindings without a value (null/undefined) are skipped, as the worker omits them.
+   */
+  async #deliverOutputs(fn: RegisteredFunction, response: RpcInvocationResponse): Promise<void> {
+    for (const [name, b] of Object.entries(fn.metadata.bindings)) {
+      if (b.direction !== 'out') continue;
+      const handler = this.#outputHandlers.get((b.type ?? '').toLowerCase());
+      if (!handler) continue;
+      const data =
+        name === '$return'
+          ? response.returnValue
+          : response.outputData?.find((o) => o.name === name)?.data;
+      if (data === null || data === undefined || Object.keys(data).length === 0) continue;
+      await handler(fn, name, b, data);
+    }
   }
 
   #extraInputs(fn: RegisteredFunction): RpcInvocationRequest['inputData'] {
@@ -138,6 +179,8 @@ export class Invoker {
         this.#pipeline(model, fn, coreCtx, hookData, (c) => (invocationContext = c)),
         name,
       );
+      // Output bindings are flushed once the function succeeded; a failed send fails the invocation.
+      if (this.#outputHandlers.size > 0) await this.#deliverOutputs(fn, response);
       const durationMs = performance.now() - started;
       this.logger.info(
         category,

@@ -1,11 +1,12 @@
 // `npm start`: embedded Azurite (unless AzureWebJobsStorage points elsewhere), the sandbox, then the app on
-// the local host (with Durable), each told where the others listen. The composition of the dev tools
+// the local host (with Durable and queues), each told where the others listen. The composition of the dev tools
 // lives here, outside devhost/ and sandbox/, which know nothing of each other's start-up.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startAzurite, type RunningAzurite } from '../devhost/azurite.js';
 import { closeOnSignals, fail, parseCli } from '../devhost/cli.js';
 import { durableExtension } from '../devhost/durable/index.js';
+import { queuesExtension } from '../devhost/queues/index.js';
 import { startHost } from '../devhost/host.js';
 import { loadLocalSettings } from '../devhost/settings.js';
 import { appSettingsFor, runSandbox } from '../sandbox/cli.js';
@@ -42,7 +43,7 @@ async function main(): Promise<void> {
       ...(opts.hostname ? { hostname: opts.hostname } : {}),
       virtualClock: opts.virtualClock,
       enableAuth: opts.enableAuth,
-      extensions: [durableExtension],
+      extensions: [durableExtension, queuesExtension],
     });
     process.stdout.write(
       `App: ${host.baseUrl}/api (health: ${host.baseUrl}/api/health)\nPress Ctrl-C to stop.\n`,

@@ -25,6 +25,13 @@ export interface DurableExtension extends StartedExtension {
 /** Durable Functions as a host extension: `startHost({ extensions: [durableExtension] })`. */
 export const durableExtension: HostExtension<DurableExtension> = {
   name: 'durable',
+  bindingTypes: [
+    'orchestrationTrigger',
+    'activityTrigger',
+    'entityTrigger',
+    'durableClient',
+    'orchestrationClient',
+  ],
   start: startDurable,
 };
 
