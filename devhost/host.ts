@@ -357,19 +357,12 @@ export async function startHost(opts: HostStartOptions): Promise<RunningHost> {
   extensions.push(
     adminRoutes({ functions, invoker, timers, clock, keys, adminInvokers: ctx.adminInvokers }),
   );
-  const started = new Map<string, StartedExtension>();
-  try {
-    for (const extension of opts.extensions ?? []) {
-      const running = await extension.start(ctx);
-      if (!running) continue;
-      started.set(extension.name, running);
-      if (running.routes) extensions.push(running.routes);
-    }
-  } catch (e) {
-    await closeExtensions(started);
-    await listening.close();
-    throw e;
-  }
+  const started = await startExtensions(opts.extensions ?? [], ctx, extensions).catch(
+    async (e: unknown) => {
+      await listening.close();
+      throw e;
+    },
+  );
   // Timers are armed before the first request is let in, so a clock move can never outrun them.
   await timers.start();
   front.open();
@@ -445,6 +438,27 @@ function warnUnsupportedBindings(
       `Function '${fn.metadata.name}': ${what} ${missing.length === 1 ? 'is' : 'are'} not run by this host: ${effect}.`,
     );
   }
+}
+
+/** Starts each extension the app uses, adding its routes; on a failure stops those started and throws. */
+async function startExtensions(
+  list: readonly HostExtension[],
+  ctx: HostContext,
+  routes: ExtensionHandler[],
+): Promise<Map<string, StartedExtension>> {
+  const started = new Map<string, StartedExtension>();
+  try {
+    for (const extension of list) {
+      const running = await extension.start(ctx);
+      if (!running) continue;
+      started.set(extension.name, running);
+      if (running.routes) routes.push(running.routes);
+    }
+  } catch (e) {
+    await closeExtensions(started);
+    throw e;
+  }
+  return started;
 }
 
 /** Stops started extensions, the last started first. */
