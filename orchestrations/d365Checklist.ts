@@ -221,64 +221,72 @@ export function* d365Checklist(ctx: df.OrchestrationContext): Generator<df.Task,
       offerInstanceId(input.accountId, o.offerId),
     );
   };
-  const subs = new Map<number, df.Task>();
+  let subs = new Map<number, df.Task>();
   facts.offers.forEach((o, index) => {
     if (o.kind !== BUSINESS_CENTRAL && !finished(previousOf(o.offerId)))
       subs.set(index, offerTask(index));
   });
-  const ended = (t: df.Task): boolean => t.isCompleted || t.isFaulted;
   const failed = new Set<number>();
-  for (;;) {
-    for (const [index, t] of subs) {
-      if (!ended(t)) continue;
-      subs.delete(index);
-      if (!t.isFaulted) continue;
-      failed.add(index);
-      const o = offers[index]!;
-      yield* record(
-        {
-          offers: [
-            {
-              index,
-              offer: {
-                offerId: o.offerId,
-                name: o.name,
-                kind: o.kind,
-                state: 'error',
-                ...(o.productId ? { productId: o.productId } : {}),
-                reason: `The offer's workflow failed: ${faultOf(t)}`,
-                nextAction: OFFER_NEXT_ACTIONS.error!,
-                updatedAt: now(),
+  /**
+   * Waits for every offer workflow, each on its own: they are scheduled once (one Task.any), then
+   * yielded one by one. A scheduled task must never go into a second Task.any/all: the library would
+   * schedule it again (durable-protocol.md §6.1). Owner events arriving meanwhile wait in their buffer:
+   * the offer workflows take their own (Resubmit, GoLive) directly.
+   */
+  function* offerWorkflows(): Generator<df.Task, void, unknown> {
+    const waitFor = subs;
+    subs = new Map();
+    if (waitFor.size === 0) return;
+    yield ctx.df.Task.any([...waitFor.values()]);
+    for (const [index, t] of waitFor) {
+      try {
+        yield t;
+      } catch (e) {
+        failed.add(index);
+        const o = offers[index]!;
+        yield* record(
+          {
+            offers: [
+              {
+                index,
+                offer: {
+                  offerId: o.offerId,
+                  name: o.name,
+                  kind: o.kind,
+                  state: 'error',
+                  ...(o.productId ? { productId: o.productId } : {}),
+                  reason: `The offer's workflow failed: ${failureText(e)}`,
+                  nextAction: OFFER_NEXT_ACTIONS.error!,
+                  updatedAt: now(),
+                },
               },
-            },
-          ],
-        },
-        'offer',
-        'failed',
-        'system',
-        o.offerId,
-      );
+            ],
+          },
+          'offer',
+          'failed',
+          'system',
+          o.offerId,
+        );
+      }
     }
+  }
+  for (;;) {
+    yield* offerWorkflows();
     if (retryFailedOffers) {
       retryFailedOffers = false;
       for (const index of failed) subs.set(index, offerTask(index, now()));
       failed.clear();
       continue;
     }
-    if (subs.size === 0 && failed.size === 0 && steps.every((s) => s.state === 'done')) break;
-    if (!attest.isCompleted && !recheck.isCompleted)
-      yield ctx.df.Task.any([...[...subs.values()].filter((t) => !ended(t)), ...waiting()]);
+    if (failed.size === 0 && steps.every((s) => s.state === 'done')) break;
+    if (!attest.isCompleted && !recheck.isCompleted) yield ctx.df.Task.any(waiting());
     yield* answers();
   }
   yield* record({}, 'checklist', 'completed');
   return 'completed';
 }
 
-/** A failed task's reason, short and on one line (no bodies ever reach it: partner errors carry none). */
-function faultOf(t: df.Task): string {
-  return failureText(t.result);
-}
-
+/** A failure's reason, short and on one line (no bodies ever reach it: partner errors carry none). */
 function failureText(r: unknown): string {
   const text = r instanceof Error ? r.message : typeof r === 'string' ? r : 'unknown failure';
   const line = text.split('\n')[0]!.trim();
