@@ -32,7 +32,7 @@ const waitFor = (token: string, what: string, ok: (c: any) => boolean) =>
   });
 const step = (c: any, name: string): any => c.steps.find((s: any) => s.name === name);
 const billing = async (): Promise<unknown> =>
-  (await (await fetch(`${e.sandbox.url}/v1/profiles/billing?mpnId=4567890`)).json()) as unknown;
+  await (await fetch(`${e.sandbox.url}/v1/profiles/billing?mpnId=4567890`)).json();
 
 it('completes the billing step once the sandbox says the profile is complete', async () => {
   const token = await e.token('tom@tailspintoys.com');
