@@ -116,6 +116,66 @@ describe('a checklist whose workflow was terminated', () => {
   }, 90_000);
 });
 
+describe('a checklist terminated while an offer waits for go-live', () => {
+  it('takes the approved submission over after the restart, submitting nothing twice', async () => {
+    const token = await e.token('fabrikam.publisher@outlook.com');
+    expect((await e.call('POST', '/api/accounts/cpp-fabrikam-msa/d365', { token })).status).toBe(
+      202,
+    );
+    await waitFor('cpp-fabrikam-msa', token, (c) => c.steps.length === 4);
+    await e.call('POST', '/api/accounts/cpp-fabrikam-msa/d365/attest', {
+      token,
+      body: { step: 'isv-addendum' },
+    });
+    const before = await waitFor(
+      'cpp-fabrikam-msa',
+      token,
+      (c) => offer(c, 'fabrikam-offer-2').state === 'ready-to-go-live',
+    );
+    const offerInstance = 'd365-cpp-fabrikam-msa--fabrikam-offer-2';
+    expect((await instance(offerInstance)).runtimeStatus).toBe('Running');
+    await fetch(
+      `${e.app.url}/runtime/webhooks/durabletask/instances/d365-cpp-fabrikam-msa/terminate?reason=test`,
+      { method: 'POST' },
+    );
+    await until('the termination', async () =>
+      (await instance('d365-cpp-fabrikam-msa')).runtimeStatus === 'Terminated' ? true : undefined,
+    );
+    expect((await e.call('POST', '/api/accounts/cpp-fabrikam-msa/d365', { token })).status).toBe(
+      202,
+    );
+    // The offer's workflow is the new checklist's: it looked at the approved submission again.
+    await until('the offer workflow taken over', async () => {
+      const i = await instance(offerInstance);
+      return i.runtimeStatus === 'Running' && i.input?.previous ? true : undefined;
+    });
+    const again = await waitFor(
+      'cpp-fabrikam-msa',
+      token,
+      (c) =>
+        offer(c, 'fabrikam-offer-2').state === 'ready-to-go-live' &&
+        offer(c, 'fabrikam-offer-2').updatedAt !== offer(before, 'fabrikam-offer-2').updatedAt,
+    );
+    expect(offer(again, 'fabrikam-offer-2').submissionId).toBe(
+      offer(before, 'fabrikam-offer-2').submissionId,
+    );
+    expect(
+      (
+        await e.call(
+          'POST',
+          '/api/accounts/cpp-fabrikam-msa/d365/offers/fabrikam-offer-2/go-live',
+          { token },
+        )
+      ).status,
+    ).toBe(202);
+    await waitFor('cpp-fabrikam-msa', token, (c) => c.status === 'completed');
+    expect((await stats()).ingestion.submissions['fabrikam-offer-2']).toBe(1);
+    await until('the checklist workflow completed', async () =>
+      (await instance('d365-cpp-fabrikam-msa')).runtimeStatus === 'Completed' ? true : undefined,
+    );
+  }, 90_000);
+});
+
 describe('an offer whose submission fails after every retry', () => {
   it('shows error with the next action, the other offer goes on, and check again retries it', async () => {
     const token = await e.token('olivia.owner@contoso.com');

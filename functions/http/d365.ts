@@ -119,6 +119,8 @@ async function statusOf(
     throw e;
   }
 }
+/** How long a restart waits for the offer workflows it stopped to end. */
+const ORPHAN_WAIT_MS = 5_000;
 /** A checklist workflow that ended without completing (or is gone): nothing would ever happen again. */
 const stopped = (s: { runtimeStatus?: unknown } | undefined): boolean =>
   !s || ['Failed', 'Terminated', 'Canceled'].includes(String(s.runtimeStatus));
@@ -138,11 +140,20 @@ async function restart(
 ): Promise<ChecklistRecord> {
   const s = services();
   const { accountId } = record;
+  const orphans: string[] = [];
   for (const o of record.offers) {
     const id = offerInstanceId(accountId, o.offerId);
-    if (running(await client.getStatus(id).catch(() => undefined)))
-      await client.terminate(id, 'its checklist was started again').catch(() => undefined);
+    if (running(await statusOf(client, id))) {
+      await client.terminate(id, 'its checklist was started again');
+      orphans.push(id);
+    }
   }
+  // A termination is a queued message: the new workflow can only take an offer over once it landed.
+  // (Should one take longer, that offer shows `error` and "check again" takes it over.)
+  const end = Date.now() + ORPHAN_WAIT_MS;
+  for (const id of orphans)
+    while (running(await statusOf(client, id)) && Date.now() < end)
+      await new Promise((r) => setTimeout(r, 100));
   const before = (status?.input ?? {}) as Partial<D365ChecklistInput>;
   const now = new Date().toISOString();
   await client.startNew('d365Checklist', {
