@@ -20,6 +20,7 @@ import {
   callD365Activity,
   waitForD365Event,
   type D365ChecklistInput,
+  type D365Activities,
   type D365Events,
   type D365Facts,
   type D365OfferInput,
@@ -109,8 +110,19 @@ export function* d365Checklist(ctx: df.OrchestrationContext): Generator<df.Task,
           : 'No billing profile could be read.',
     ),
   ];
-  let steps = readSteps(facts);
-  const offers: ChecklistOffer[] = facts.offers.map((o) => ({
+  const resume = input.resume;
+  /** What was read or confirmed stays done; what is read done now becomes done. */
+  const keepDone = (was: ChecklistStep[], fresh: ChecklistStep[]): ChecklistStep[] =>
+    fresh.map((n) => {
+      const s = was.find((x) => x.name === n.name);
+      return s && (s.state === 'done' || n.state !== 'done') ? s : n;
+    });
+  let steps = resume ? keepDone(resume.steps, readSteps(facts)) : readSteps(facts);
+  const previousOf = (offerId: string): ChecklistOffer | undefined =>
+    resume?.offers.find((o) => o.offerId === offerId);
+  const finished = (o: ChecklistOffer | undefined): boolean =>
+    o?.state === 'live' || o?.state === 'excluded';
+  const fresh: ChecklistOffer[] = facts.offers.map((o) => ({
     offerId: o.offerId,
     name: o.name,
     kind: o.kind,
@@ -133,21 +145,25 @@ export function* d365Checklist(ctx: df.OrchestrationContext): Generator<df.Task,
       : {}),
     updatedAt: now(),
   }));
+  // Started again: every offer shows what it showed (a live one stays live), until its workflow moves it.
+  const offers = fresh.map((o) => previousOf(o.offerId) ?? o);
   yield* record(
     {
       createdAt: input.createdAt,
       steps,
       offers: offers.map((offer, index) => ({ index, offer })),
     },
-    'start',
+    resume ? 'restart' : 'start',
     'accepted',
     input.requestedBy,
-    `${offers.length} offer(s), ${offers.filter((o) => o.state === 'excluded').length} excluded`,
+    `${offers.length} offer(s), ${offers.filter((o) => o.state === 'excluded').length} excluded${resume ? `, ${offers.filter((o) => o.state === 'live').length} live already` : ''}`,
   );
 
   // The owner's answers: one waiter per event name at a time (a new one only once it was answered).
   let attest = waitForD365Event(ctx, 'Attest');
   let recheck = waitForD365Event(ctx, 'Recheck');
+  /** set by "check again": offer workflows that failed are started again */
+  let retryFailedOffers = false;
 
   /** Handles whichever answers arrived; records the steps when they changed. */
   function* answers(): Generator<df.Task, void, unknown> {
@@ -171,13 +187,9 @@ export function* d365Checklist(ctx: df.OrchestrationContext): Generator<df.Task,
         accountId: input.accountId,
         offers: false,
       })) as D365Facts;
-      // What was read or confirmed stays done; what is read done now becomes done.
-      const fresh = readSteps(f);
-      steps = steps.map((s) => {
-        const n = fresh.find((x) => x.name === s.name)!;
-        return s.state === 'done' || n.state !== 'done' ? s : n;
-      });
+      steps = keepDone(steps, readSteps(f));
       yield* record({ steps }, 'recheck', 'done', ev.by);
+      retryFailedOffers = true;
     }
   }
   const waiting = (): df.Task[] => [attest, recheck].filter((t) => !t.isCompleted);
@@ -188,43 +200,105 @@ export function* d365Checklist(ctx: df.OrchestrationContext): Generator<df.Task,
     yield* answers();
   }
 
-  // R-D365-3/6: every offer (not Business Central) in parallel, each in its own orchestration.
-  const subs = facts.offers.flatMap((o, index) =>
-    o.kind === BUSINESS_CENTRAL
-      ? []
-      : [
-          ctx.df.callSubOrchestrator(
-            'd365Offer',
-            {
-              accountId: input.accountId,
-              index,
-              offer: o,
-              premiumTier: input.premiumTier,
-              checkSeconds: input.checkSeconds,
-            } satisfies D365OfferInput,
-            offerInstanceId(input.accountId, o.offerId),
-          ),
-        ],
-  );
-  const all = subs.length ? ctx.df.Task.all(subs) : undefined;
-  const offersDone = (): boolean => !all || all.isCompleted || all.isFaulted;
-  for (;;) {
-    if (offersDone() && steps.every((s) => s.state === 'done')) break;
-    if (!attest.isCompleted && !recheck.isCompleted) {
-      const race = [...(offersDone() ? [] : [all!]), ...waiting()];
-      yield ctx.df.Task.any(race);
+  // R-D365-3/6: every offer (not Business Central) in parallel, each in its own orchestration. Each is
+  // waited for on its own (not Task.all, which faults on the first failure and stops waiting for the
+  // rest): one whose workflow failed shows `error`, and "check again" starts it again.
+  const offerTask = (index: number, generation?: string): df.Task => {
+    const o = facts.offers[index]!;
+    const previous = generation === undefined ? previousOf(o.offerId) : undefined;
+    const gen = generation ?? resume?.at;
+    return ctx.df.callSubOrchestrator(
+      'd365Offer',
+      {
+        accountId: input.accountId,
+        index,
+        offer: o,
+        premiumTier: input.premiumTier,
+        checkSeconds: input.checkSeconds,
+        ...(previous ? { previous } : {}),
+        ...(gen !== undefined ? { generation: gen } : {}),
+      } satisfies D365OfferInput,
+      offerInstanceId(input.accountId, o.offerId),
+    );
+  };
+  let subs = new Map<number, df.Task>();
+  facts.offers.forEach((o, index) => {
+    if (o.kind !== BUSINESS_CENTRAL && !finished(previousOf(o.offerId)))
+      subs.set(index, offerTask(index));
+  });
+  const failed = new Set<number>();
+  /**
+   * Waits for every offer workflow, each on its own: they are scheduled once (one Task.any), then
+   * yielded one by one. A scheduled task must never go into a second Task.any/all: the library would
+   * schedule it again (durable-protocol.md §6.1). Owner events arriving meanwhile wait in their buffer:
+   * the offer workflows take their own (Resubmit, GoLive) directly.
+   */
+  function* offerWorkflows(): Generator<df.Task, void, unknown> {
+    const waitFor = subs;
+    subs = new Map();
+    if (waitFor.size === 0) return;
+    yield ctx.df.Task.any([...waitFor.values()]);
+    for (const [index, t] of waitFor) {
+      try {
+        yield t;
+      } catch (e) {
+        failed.add(index);
+        const o = offers[index]!;
+        yield* record(
+          {
+            offers: [
+              {
+                index,
+                offer: {
+                  offerId: o.offerId,
+                  name: o.name,
+                  kind: o.kind,
+                  state: 'error',
+                  ...(o.productId ? { productId: o.productId } : {}),
+                  reason: `The offer's workflow failed: ${failureText(e)}`,
+                  nextAction: OFFER_NEXT_ACTIONS.error!,
+                  updatedAt: now(),
+                },
+              },
+            ],
+          },
+          'offer',
+          'failed',
+          'system',
+          o.offerId,
+        );
+      }
     }
+  }
+  for (;;) {
+    yield* offerWorkflows();
+    if (retryFailedOffers) {
+      retryFailedOffers = false;
+      for (const index of failed) subs.set(index, offerTask(index, now()));
+      failed.clear();
+      continue;
+    }
+    if (failed.size === 0 && steps.every((s) => s.state === 'done')) break;
+    if (!attest.isCompleted && !recheck.isCompleted) yield ctx.df.Task.any(waiting());
     yield* answers();
   }
   yield* record({}, 'checklist', 'completed');
   return 'completed';
 }
 
+/** A failure's reason, short and on one line (no bodies ever reach it: partner errors carry none). */
+function failureText(r: unknown): string {
+  const text = r instanceof Error ? r.message : typeof r === 'string' ? r : 'unknown failure';
+  const line = text.split('\n')[0]!.trim();
+  return line.length > 200 ? `${line.slice(0, 197)}...` : line;
+}
+
 export function* d365Offer(ctx: df.OrchestrationContext): Generator<df.Task, string, unknown> {
   const input = ctx.df.getInput<D365OfferInput>();
   const now = (): string => ctx.df.currentUtcDateTime.toISOString();
   const record = recorder(ctx, input.accountId, `offer~${input.offer.offerId}`);
-  let offer: ChecklistOffer = {
+  // Started again: the offer shows what it showed until this workflow moves it on.
+  let offer: ChecklistOffer = input.previous ?? {
     offerId: input.offer.offerId,
     name: input.offer.name,
     kind: input.offer.kind,
@@ -234,6 +308,7 @@ export function* d365Offer(ctx: df.OrchestrationContext): Generator<df.Task, str
       : {}),
     updatedAt: now(),
   };
+  let by = 'system';
   function* set(
     state: OfferState,
     more: Partial<ChecklistOffer>,
@@ -265,16 +340,55 @@ export function* d365Offer(ctx: df.OrchestrationContext): Generator<df.Task, str
     const ev = (yield waitForD365Event(ctx, 'Resubmit')) as D365Events['Resubmit'];
     return ev.by;
   }
+  /**
+   * Calls an activity under the retry policy. When it still fails (a partner down for longer than the
+   * retries last), the offer shows `error` with the reason and waits for "check again" (POST …/d365);
+   * then it shows what it showed before and the call is made again. The workflow itself never fails.
+   */
+  function* attempt<N extends keyof D365Activities>(
+    name: N,
+    action: string,
+    what: string,
+    args: D365Activities[N]['in'],
+  ): Generator<df.Task, D365Activities[N]['out'], unknown> {
+    for (;;) {
+      try {
+        return (yield callD365Activity(ctx, name, RETRY, args)) as D365Activities[N]['out'];
+      } catch (e) {
+        const before = offer;
+        yield* set(
+          'error',
+          { reason: `Partner Center could not ${what}, even after retrying: ${failureText(e)}` },
+          action,
+          'failed',
+        );
+        by = yield* resubmitted();
+        offer = { ...before, updatedAt: now() };
+        yield* record(
+          { offers: [{ index: input.index, offer }] },
+          action,
+          'retry',
+          by,
+          offer.offerId,
+        );
+      }
+    }
+  }
 
   // R-D365-3: an AppSource offer of the matching kind when there is none.
-  let productId = input.offer.productId;
+  let productId = input.offer.productId ?? input.previous?.productId;
   while (!productId) {
-    const created = (yield callD365Activity(ctx, 'd365CreateProduct', RETRY, {
-      accountId: input.accountId,
-      offerId: offer.offerId,
-      name: offer.name,
-      kind: offer.kind,
-    })) as { productId: string } | PartnerRefusal;
+    const created = yield* attempt(
+      'd365CreateProduct',
+      'create-appsource-offer',
+      'create the AppSource offer',
+      {
+        accountId: input.accountId,
+        offerId: offer.offerId,
+        name: offer.name,
+        kind: offer.kind,
+      },
+    );
     if ('productId' in created) {
       productId = created.productId;
       yield* set(
@@ -303,7 +417,13 @@ export function* d365Offer(ctx: df.OrchestrationContext): Generator<df.Task, str
 
   let supported = input.offer.supportsLatestPlatform;
   let round = 0;
-  let by = 'system';
+  // Started again while a submission was in certification or approved: that submission is looked at
+  // again, never submitted twice.
+  let adopt =
+    input.previous?.submissionId &&
+    (input.previous.state === 'in-certification' || input.previous.state === 'ready-to-go-live')
+      ? input.previous.submissionId
+      : undefined;
   for (;;) {
     // R-D365-6: an app that does not support the latest platform is refused before submission.
     if (!supported) {
@@ -314,22 +434,27 @@ export function* d365Offer(ctx: df.OrchestrationContext): Generator<df.Task, str
         'refused: platform',
       );
       by = yield* resubmitted();
-      supported = (
-        (yield callD365Activity(ctx, 'd365OfferPlatform', RETRY, {
-          accountId: input.accountId,
-          offerId: offer.offerId,
-        })) as { supported: boolean }
-      ).supported;
+      supported = (yield* attempt('d365OfferPlatform', 'submit', 'read the offer', {
+        accountId: input.accountId,
+        offerId: offer.offerId,
+      })).supported;
       continue;
     }
-    round++;
-    const sub = (yield callD365Activity(ctx, 'd365Submit', RETRY, {
-      accountId: input.accountId,
-      offerId: offer.offerId,
-      productId,
-      round,
-      premiumTier: input.premiumTier,
-    })) as { submissionId: string } | PartnerRefusal;
+    let sub: { submissionId: string } | PartnerRefusal;
+    if (adopt) {
+      sub = { submissionId: adopt };
+      adopt = undefined;
+    } else {
+      round++;
+      sub = yield* attempt('d365Submit', 'submit', 'submit the offer for certification', {
+        accountId: input.accountId,
+        offerId: offer.offerId,
+        productId,
+        round,
+        ...(input.generation !== undefined ? { generation: input.generation } : {}),
+        premiumTier: input.premiumTier,
+      });
+    }
     if (!('submissionId' in sub)) {
       yield* set(
         'certification-failed',
@@ -352,11 +477,12 @@ export function* d365Offer(ctx: df.OrchestrationContext): Generator<df.Task, str
     let result: { status: string; reasons: string[] };
     let pendingShown = false;
     for (;;) {
-      result = (yield callD365Activity(ctx, 'd365Certification', RETRY, {
-        accountId: input.accountId,
-        productId,
-        submissionId: sub.submissionId,
-      })) as { status: string; reasons: string[] };
+      result = yield* attempt(
+        'd365Certification',
+        'certification',
+        'read the certification result',
+        { accountId: input.accountId, productId, submissionId: sub.submissionId },
+      );
       if (result.status !== 'Pending' && result.status !== 'Unknown') break;
       if (!pendingShown) {
         pendingShown = true;
@@ -409,12 +535,12 @@ export function* d365Offer(ctx: df.OrchestrationContext): Generator<df.Task, str
     );
     // R-D365-6: after the approval the owner chooses "go live".
     const live = (yield waitForD365Event(ctx, 'GoLive')) as D365Events['GoLive'];
-    const promoted = (yield callD365Activity(ctx, 'd365Promote', RETRY, {
+    const promoted = yield* attempt('d365Promote', 'go-live', 'take the offer live', {
       accountId: input.accountId,
       offerId: offer.offerId,
       productId,
       submissionId: sub.submissionId,
-    })) as { promoted: true } | PartnerRefusal;
+    });
     if (!('promoted' in promoted)) {
       yield* set(
         'certification-failed',

@@ -10,7 +10,12 @@ import type {
   TenantCheck,
 } from '../lib/domain/migration.js';
 import type { ReminderSchedule, ReminderSlot } from '../lib/domain/reminders.js';
-import type { AttestableStep, ChecklistChange } from '../lib/domain/d365.js';
+import type {
+  AttestableStep,
+  ChecklistChange,
+  ChecklistOffer,
+  ChecklistStep,
+} from '../lib/domain/d365.js';
 
 /** How one category's copy ended: all written, stopped by the attempt's gate (cancel), or refused. */
 export type CopyOutcome =
@@ -190,6 +195,8 @@ export interface D365Activities {
       offerId: string;
       productId: string;
       round: number;
+      /** set once the checklist was started again (restart): its rounds get request ids of their own */
+      generation?: string;
       premiumTier: boolean;
     };
     out: { submissionId: string } | PartnerRefusal;
@@ -238,6 +245,11 @@ export interface D365ChecklistInput {
   premiumTier: boolean;
   /** how often a submission in certification is looked at again (durable timer) */
   checkSeconds: number;
+  /**
+   * A start again of a checklist whose workflow failed or was terminated: what its record showed then
+   * (steps and offers; what was done stays done), and when it was started again.
+   */
+  resume?: { steps: ChecklistStep[]; offers: ChecklistOffer[]; at: string };
 }
 
 export interface D365OfferInput {
@@ -246,4 +258,8 @@ export interface D365OfferInput {
   offer: D365OfferFacts;
   premiumTier: boolean;
   checkSeconds: number;
+  /** the offer as the record showed it when this workflow was started again */
+  previous?: ChecklistOffer;
+  /** distinguishes the submission rounds of a workflow started again from those before */
+  generation?: string;
 }

@@ -6,6 +6,13 @@ import type { createMailService } from './mail.js';
 import type { Route } from './routes.js';
 import type { SandboxState } from './state.js';
 import { tokenRequestSchema, type TokenIssuer } from './tokens.js';
+import { z } from 'zod';
+
+/** `POST /dev/billing`: an MPN ID's billing profile, named by the ID or by a CPP account that has one. */
+const billingSchema = z.union([
+  z.strictObject({ mpnId: z.string().regex(/^\d{6,10}$/), complete: z.boolean() }),
+  z.strictObject({ accountId: z.string().min(1), complete: z.boolean() }),
+]);
 
 export interface DevDeps {
   state: SandboxState;
@@ -82,6 +89,32 @@ export function devRoutes({ state, faults, tokens, mail, ingestion, publicUrl }:
       handle: () => {
         mail.clear();
         return { status: 204 };
+      },
+    },
+    {
+      method: 'POST',
+      path: '/dev/billing',
+      handle: async ({ req }) => {
+        const parsed = billingSchema.safeParse(await readJson(req));
+        if (!parsed.success)
+          return invalid(
+            'Expected {"mpnId": "…", "complete": bool} or {"accountId": "…", "complete": bool}.',
+          );
+        const b = parsed.data;
+        const mpnId = 'mpnId' in b ? b.mpnId : state.cpp.get(b.accountId)?.account.mpnId;
+        if (!mpnId || !state.world.mpn.some((m) => m.mpnId === mpnId))
+          return {
+            status: 404,
+            body: {
+              error: 'not_found',
+              error_description:
+                'accountId' in b
+                  ? `No CPP account ${b.accountId} with an MPN ID.`
+                  : `No MPN ID ${mpnId} in the world.`,
+            },
+          };
+        await state.setBilling(mpnId, b.complete);
+        return { status: 200, body: { mpnId, complete: b.complete } };
       },
     },
     {

@@ -2,8 +2,12 @@
 // serves it under `/v1.0/ingestion/…` (reference A.10). Certification takes `certificationSeconds` of real
 // time; a world offer with `failsCertificationOnce` fails its first certification, an app that does not
 // support the latest platform always fails. Every call is counted (`/dev/stats` → `ingestion`).
+// Products, submissions (with their certification results), first failures and answered request ids are
+// kept in the sandbox's table (partition `ing`) like the rest of its state: loaded at open, written on
+// change, so a restarted sandbox knows what the app's surviving workflows submitted.
 import { createHash, randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import type { TableClient } from '@azure/data-tables';
 import type { World } from './world.js';
 
 interface Reply {
@@ -93,6 +97,8 @@ const count = (m: Record<string, number>, k: string): void => {
 };
 const offerOf = (p: Product): string =>
   p.externalIDs.find((x) => x.type === 'AzureOfferID')?.value ?? p.id;
+/** The sandbox table's partition of the ingestion API's state. */
+const PARTITION = 'ing';
 const SUBMISSION_PATH =
   /^\/products\/([^/]+)(?:\/submissions(?:\/([^/]+)(?:\/(promote|reports|validations|workflowdetails))?)?)?$/;
 
@@ -201,12 +207,59 @@ export class IngestionService {
   readonly #unsupported = new Set<string>();
   readonly #requests = new Map<string, Reply>();
   #stats = newStats();
+  /** rows to write before the current request is answered (row key → value) */
+  readonly #dirty = new Map<string, unknown>();
 
   constructor(
     private readonly world: World,
-    private readonly opts: { certificationSeconds: number },
+    private readonly opts: { certificationSeconds: number; table?: TableClient },
   ) {
     this.reset();
+  }
+
+  /** Loads what was stored over the world's products (call after the sandbox state opened). */
+  async open(): Promise<void> {
+    const table = this.opts.table;
+    if (!table) return;
+    for await (const e of table.listEntities<{ Json?: string }>({
+      queryOptions: { filter: `PartitionKey eq '${PARTITION}'` },
+    })) {
+      if (!e.Json) continue;
+      const key = String(e.rowKey);
+      const value = JSON.parse(e.Json) as unknown;
+      if (key.startsWith('product~')) {
+        const p = value as Product;
+        this.#products.set(p.id, p);
+      } else if (key.startsWith('submission~')) {
+        const sub = value as Submission;
+        this.#submissions.set(sub.id, sub);
+      } else if (key.startsWith('failed~')) this.#failedOnce.add(value as string);
+      else if (key.startsWith('request~')) {
+        const r = value as { key: string; reply: Reply };
+        this.#requests.set(r.key, r.reply);
+      }
+    }
+  }
+
+  #keep(kind: 'product' | 'submission' | 'failed' | 'request', id: string, value: unknown): void {
+    if (this.opts.table) this.#dirty.set(`${kind}~${encodeURIComponent(id)}`, value);
+  }
+
+  async #flush(): Promise<void> {
+    const table = this.opts.table;
+    if (!table || this.#dirty.size === 0) return;
+    const rows = [...this.#dirty];
+    this.#dirty.clear();
+    for (let i = 0; i < rows.length; i += 100)
+      await table.submitTransaction(
+        rows
+          .slice(i, i + 100)
+          .map(([rowKey, value]) => [
+            'upsert',
+            { partitionKey: PARTITION, rowKey, Json: JSON.stringify(value) },
+            'Replace',
+          ]),
+      );
   }
 
   stats(): IngestionStats {
@@ -220,6 +273,7 @@ export class IngestionService {
     this.#failedOnce.clear();
     this.#unsupported.clear();
     this.#requests.clear();
+    this.#dirty.clear();
     this.#stats = newStats();
     for (const a of this.world.cppAccounts)
       for (const o of a.offers) {
@@ -253,7 +307,11 @@ export class IngestionService {
       return this.#requests.get(key);
     }
     const r = await this.#route(req, method, path, url.searchParams);
-    if (key && r.status < 300) this.#requests.set(key, r);
+    if (key && r.status < 300) {
+      this.#requests.set(key, r);
+      this.#keep('request', key, { key, reply: r });
+    }
+    await this.#flush();
     return { ...r, headers: { ...r.headers, 'request-id': randomUUID() } };
   }
 
@@ -271,9 +329,13 @@ export class IngestionService {
       failFirst,
       premium: s.extendedProperties.premiumTierRequested === true,
     });
-    if (failFirst && !this.#unsupported.has(offer)) this.#failedOnce.add(offer);
+    if (failFirst && !this.#unsupported.has(offer)) {
+      this.#failedOnce.add(offer);
+      this.#keep('failed', offer, offer);
+    }
     s.outcome = r.outcome;
     s.reasons = r.reasons;
+    this.#keep('submission', s.id, s);
     return s;
   }
 
@@ -359,6 +421,7 @@ export class IngestionService {
       externalIDs: b.externalIDs.map((x) => ({ type: String(x.type), value: String(x.value) })),
     };
     this.#products.set(p.id, p);
+    this.#keep('product', p.id, p);
     this.#touch(p);
     count(this.#stats.productsCreated, offerOf(p));
     return { status: 201, body: p };
@@ -394,6 +457,7 @@ export class IngestionService {
       extendedProperties: (b.extendedProperties as Record<string, unknown>) ?? {},
     };
     this.#submissions.set(s.id, s);
+    this.#keep('submission', s.id, s);
     count(this.#stats.submissions, offerOf(p));
     return { status: 201, body: submissionView(this.#settle(s)) };
   }
@@ -403,15 +467,16 @@ export class IngestionService {
     if (!s.outcome || s.outcome === 'Failed')
       return fail(409, 'conflict', 'Only a submission that passed certification can go live.');
     s.promoted = true;
+    this.#keep('submission', s.id, s);
     count(this.#stats.promoted, offerOf(p));
     return { status: 200, body: submissionView(s) };
   }
 }
 
-/** The ingestion service over a world (see IngestionService). */
+/** The ingestion service over a world (see IngestionService); `table` keeps its state (else memory). */
 export function createIngestionService(
   world: World,
-  opts: { certificationSeconds: number },
+  opts: { certificationSeconds: number; table?: TableClient },
 ): IngestionService {
   return new IngestionService(world, opts);
 }

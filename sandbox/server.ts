@@ -103,7 +103,9 @@ export async function startSandbox(opts: SandboxOptions): Promise<RunningSandbox
   const mail = createMailService(opts.mailKey ?? SANDBOX_MAIL_KEY);
   const ingestion = createIngestionService(opts.world, {
     certificationSeconds: opts.certificationSeconds ?? 2,
+    table: state.table,
   });
+  await ingestion.open();
   const tokens = await tokenIssuer(state);
   let publicUrl = opts.publicUrl ?? '';
   const dev = devRoutes({ state, faults, tokens, mail, ingestion, publicUrl: () => publicUrl });

@@ -75,6 +75,8 @@ export class SandboxState {
   readonly table: TableClient;
   readonly cpp = new Map<string, CppState>();
   readonly pc = new Map<string, PcState>();
+  /** billing profile completeness set through `/dev/billing`, by MPN ID (over the world's) */
+  readonly billing = new Map<string, boolean>();
   /** MS-RequestId results, by request key */
   readonly requests = new Map<string, { status: number; body: unknown }>();
   readonly stats = { writes: {} as Record<string, number>, deduplicated: 0 };
@@ -158,6 +160,7 @@ export class SandboxState {
   async #load(): Promise<void> {
     this.cpp.clear();
     this.pc.clear();
+    this.billing.clear();
     this.#fromWorld();
     for await (const e of this.table.listEntities<{ Json?: string }>()) {
       const pk = String(e.partitionKey);
@@ -166,6 +169,8 @@ export class SandboxState {
       const [kind, id = ''] = pk.split('~');
       if (kind === 'cpp') this.#loadCpp(id, String(e.rowKey), value);
       else if (kind === 'pc') this.#loadPc(id, String(e.rowKey), value);
+      else if (kind === 'mpn' && e.rowKey === 'billing')
+        this.billing.set(id, (value as { complete: boolean }).complete);
       else if (pk === 'req')
         this.requests.set(String(e.rowKey), value as { status: number; body: unknown });
     }
@@ -256,6 +261,12 @@ export class SandboxState {
       state: s.state,
       ...(s.partnerCenterUrl ? { partnerCenterUrl: s.partnerCenterUrl } : {}),
     });
+  }
+
+  /** Sets an MPN ID's billing profile completeness (`/dev/billing`), kept like every other change. */
+  async setBilling(mpnId: string, complete: boolean): Promise<void> {
+    await this.batch(`mpn~${mpnId}`, [put(`mpn~${mpnId}`, 'billing', { complete })]);
+    this.billing.set(mpnId, complete);
   }
 
   async meta(key: string): Promise<string | undefined> {

@@ -139,7 +139,7 @@ export function createD365Activities(d: D365Deps): Handlers {
 
     // R-D365-6: one submission per round, whatever crashes in between (a stable request id; a
     // submission already in flight is adopted, never doubled).
-    async d365Submit({ accountId, offerId, productId, round, premiumTier }) {
+    async d365Submit({ accountId, offerId, productId, round, generation, premiumTier }) {
       try {
         const r = await d.ingestion.submit(
           accountId,
@@ -152,7 +152,9 @@ export function createD365Activities(d: D365Deps): Handlers {
             },
             ...(premiumTier ? { extendedProperties: { premiumTierRequested: true } } : {}),
           },
-          requestId(accountId, offerId, 'submit', round),
+          generation === undefined
+            ? requestId(accountId, offerId, 'submit', round)
+            : requestId(accountId, offerId, 'submit', generation, round),
         );
         return { submissionId: 'id' in r ? r.id : r.inFlight };
       } catch (e) {

@@ -73,9 +73,21 @@ async function notStarted(accountId: string): Promise<Checklist> {
   };
 }
 
-function requestEntry(caller: Caller, action: string, outcome: string): KeyedAuditEntry {
+function requestEntry(
+  caller: Caller,
+  action: string,
+  outcome: string,
+  detail?: string,
+): KeyedAuditEntry {
   const at = new Date().toISOString();
-  return { key: `${at}~request~${randomUUID()}`, at, actor: caller.email, action, outcome };
+  return {
+    key: `${at}~request~${randomUUID()}`,
+    at,
+    actor: caller.email,
+    action,
+    outcome,
+    ...(detail ? { detail } : {}),
+  };
 }
 
 const notStartedError = (): ConflictError =>
@@ -95,6 +107,76 @@ export function getChecklist(req: HttpRequest, ctx: InvocationContext): Promise<
 
 const running = (s: { runtimeStatus?: unknown } | undefined): boolean =>
   !!s && ['Running', 'Pending', 'ContinuedAsNew', 'Suspended'].includes(String(s.runtimeStatus));
+/** An instance's status; undefined when there is none (any other failure is thrown, never guessed). */
+async function statusOf(
+  client: df.DurableClient,
+  instanceId: string,
+): Promise<df.DurableOrchestrationStatus | undefined> {
+  try {
+    return await client.getStatus(instanceId);
+  } catch (e) {
+    if (e instanceof Error && /HTTP 404/.test(e.message)) return undefined;
+    throw e;
+  }
+}
+/** How long a restart waits for the offer workflows it stopped to end. */
+const ORPHAN_WAIT_MS = 5_000;
+/** A checklist workflow that ended without completing (or is gone): nothing would ever happen again. */
+const stopped = (s: { runtimeStatus?: unknown } | undefined): boolean =>
+  !s || ['Failed', 'Terminated', 'Canceled'].includes(String(s.runtimeStatus));
+
+/**
+ * Starts a checklist again whose workflow failed or was terminated (same instance id): the recorded
+ * steps, offers and audit stay, what was done stays done (D365ChecklistInput.resume), and offers are
+ * taken up where they were (a submission in certification or approved is looked at again, never
+ * submitted twice). Offer workflows the dead one left running are stopped first: the new one owns them.
+ */
+async function restart(
+  client: df.DurableClient,
+  caller: Caller,
+  record: ChecklistRecord,
+  status: { runtimeStatus?: unknown; input?: unknown } | undefined,
+  body: { premiumTier?: boolean | undefined },
+): Promise<ChecklistRecord> {
+  const s = services();
+  const { accountId } = record;
+  const orphans: string[] = [];
+  for (const o of record.offers) {
+    const id = offerInstanceId(accountId, o.offerId);
+    if (running(await statusOf(client, id))) {
+      await client.terminate(id, 'its checklist was started again');
+      orphans.push(id);
+    }
+  }
+  // A termination is a queued message: the new workflow can only take an offer over once it landed.
+  // (Should one take longer, that offer shows `error` and "check again" takes it over.)
+  const end = Date.now() + ORPHAN_WAIT_MS;
+  for (const id of orphans)
+    while (running(await statusOf(client, id)) && Date.now() < end)
+      await new Promise((r) => setTimeout(r, 100));
+  const before = (status?.input ?? {}) as Partial<D365ChecklistInput>;
+  const now = new Date().toISOString();
+  await client.startNew('d365Checklist', {
+    instanceId: checklistInstanceId(accountId),
+    input: {
+      accountId,
+      requestedBy: caller.email,
+      createdAt: record.createdAt || now,
+      premiumTier: body.premiumTier ?? before.premiumTier ?? false,
+      checkSeconds: s.config.D365_CERTIFICATION_CHECK_SECONDS,
+      resume: { steps: record.steps, offers: record.offers, at: now },
+    } satisfies D365ChecklistInput,
+  });
+  await s.checklists.audit(accountId, [
+    requestEntry(
+      caller,
+      'restart',
+      'accepted',
+      `the checklist workflow had ${status ? String(status.runtimeStatus).toLowerCase() : 'gone'}: started again`,
+    ),
+  ]);
+  return record;
+}
 
 /**
  * POST /api/accounts/{accountId}/d365: starts the checklist (one per account; a second start returns it).
@@ -112,19 +194,23 @@ export function startChecklist(
     const s = services();
     const instanceId = checklistInstanceId(accountId);
     const record = await s.checklists.get(accountId);
-    const status = await client.getStatus(instanceId).catch(() => undefined);
+    const status = await statusOf(client, instanceId);
+    if (record && stopped(status))
+      return json(202, view(accountId, await restart(client, caller, record, status, body)));
     if (record || running(status)) {
       if (running(status)) {
         await client.raiseEvent(instanceId, 'Recheck', { by: caller.email });
         for (const o of record?.offers ?? []) {
           const waits =
             o.state === 'certification-failed' ||
+            o.state === 'error' ||
             (o.state === 'ready-to-submit' && o.reason === PLATFORM_REASON) ||
             (o.state === 'needs-appsource-offer' && o.reason?.startsWith('Partner Center refused'));
           if (waits)
-            await client.raiseEvent(offerInstanceId(accountId, o.offerId), 'Resubmit', {
-              by: caller.email,
-            });
+            await client
+              .raiseEvent(offerInstanceId(accountId, o.offerId), 'Resubmit', { by: caller.email })
+              // An offer workflow that failed is started again by the checklist on its Recheck.
+              .catch(() => undefined);
         }
       }
       await s.checklists.audit(accountId, [requestEntry(caller, 'check-again', 'accepted')]);

@@ -19,9 +19,12 @@ import {
   isActiveOffer,
   migrationInstanceId,
   MPN_SIGN_UP_URL,
+  START_LEASE_MS,
   type KeyedAuditEntry,
   type MigrationError,
   type MigrationStatus,
+  type PendingStart,
+  type StartRequest,
 } from '../../lib/domain/migration.js';
 import {
   AppError,
@@ -277,11 +280,63 @@ export function preflight(req: HttpRequest, ctx: InvocationContext): Promise<Htt
   });
 }
 
+/** Whether a Durable instance exists (the client answers a missing one with a 404 error). */
+async function instanceExists(client: df.DurableClient, instanceId: string): Promise<boolean> {
+  try {
+    return !!(await client.getStatus(instanceId));
+  } catch (e) {
+    if (e instanceof Error && /HTTP 404/.test(e.message)) return false;
+    throw e;
+  }
+}
+
+/**
+ * A claimed start whose process died before `startNew` (the row says the attempt began, yet no
+ * orchestration exists): once the claimer's lease is over and the instance is still missing, one caller
+ * takes the start over (an ETag-guarded new lease: of concurrent callers exactly one wins) and starts it
+ * with the request stored at claim time. Undefined when there is nothing to finish, or another caller won.
+ */
+async function finishInterruptedStart(
+  client: df.DurableClient,
+  caller: Caller,
+  row: { status: MigrationStatus; etag: string; start?: PendingStart },
+): Promise<HttpResponseInit | undefined> {
+  const { status, start } = row;
+  if (!start || Date.parse(start.leaseUntil) > Date.now()) return undefined;
+  const { accountId, attempt } = status;
+  const instanceId = migrationInstanceId(accountId, attempt);
+  if (await instanceExists(client, instanceId)) return undefined;
+  const s = services();
+  const lease = new Date(Date.now() + START_LEASE_MS).toISOString();
+  if (!(await s.store.takeOver(accountId, row.etag, lease))) return undefined;
+  try {
+    await client.startNew('accountMigration', {
+      instanceId,
+      input: { accountId, attempt, ...start.request } satisfies MigrationInput,
+    });
+  } catch (e) {
+    // The row keeps its request: a later start tries again once this lease is over.
+    await s.store.audit(accountId, [requestEntry(caller, 'start-resumed', 'failed')]);
+    throw e;
+  }
+  await s.store.audit(accountId, [
+    requestEntry(
+      caller,
+      'start-resumed',
+      'accepted',
+      `attempt ${attempt} was claimed at ${start.request.createdAt} by ${start.request.requestedBy} but never started; started now as then requested`,
+    ),
+  ]);
+  return json(202, withDeadline(status), { location: statusUrl(accountId) });
+}
+
 /**
  * POST /api/accounts/{accountId}/migration (R-BAN-3): starts one, or returns the one there is.
  * The status row of a new attempt is claimed with a conditional write (insert-if-absent, or If-Match on
  * the failed/cancelled attempt it replaces): of two concurrent starts exactly one claims it and starts
- * the orchestration, which owns the row from then on; the other writes nothing but its refusal.
+ * the orchestration, which owns the row from then on; the other writes nothing but its refusal. The claim
+ * stores the start's request (no secrets), so a start whose process died before the orchestration
+ * existed is finished by a later one (finishInterruptedStart).
  */
 export function startMigration(
   req: HttpRequest,
@@ -300,7 +355,10 @@ export function startMigration(
     };
     const existing = await s.store.read(accountId);
     if (existing && !RESTARTABLE.has(existing.status.status))
-      return duplicate('refused: already-started');
+      return (
+        (await finishInterruptedStart(client, caller, existing)) ??
+        duplicate('refused: already-started')
+      );
     const account = await s.interactive.cpp.getAccount(accountId);
     if (!account) throw accountNotFound();
     if (account.migrated) {
@@ -331,20 +389,22 @@ export function startMigration(
       createdAt: now,
       updatedAt: now,
     };
-    const etag = await s.store.claim(status, existing?.etag);
+    const request: StartRequest = {
+      ...(body.mpnId ? { mpnId: body.mpnId } : {}),
+      ...(workEmail ? { workEmail, workEmailFrom: fromSignIn ? 'sign-in' : 'given' } : {}),
+      requestedBy: caller.email,
+      createdAt: now,
+    };
+    const etag = await s.store.claim(status, existing?.etag, {
+      request,
+      leaseUntil: new Date(Date.parse(now) + START_LEASE_MS).toISOString(),
+    });
     // Another start claimed the row first: it started the migration, this one started nothing.
     if (!etag) return duplicate('refused: already-started');
     try {
       await client.startNew('accountMigration', {
         instanceId: migrationInstanceId(accountId, attempt),
-        input: {
-          accountId,
-          attempt,
-          ...body,
-          ...(workEmail ? { workEmail, workEmailFrom: fromSignIn ? 'sign-in' : 'given' } : {}),
-          requestedBy: caller.email,
-          createdAt: now,
-        } satisfies MigrationInput,
+        input: { accountId, attempt, ...request } satisfies MigrationInput,
       });
     } catch (e) {
       // Nothing started: give the row back, and say so in the trail.

@@ -21,6 +21,8 @@ export const OFFER_STATES = [
   'ready-to-go-live',
   'live',
   'excluded',
+  /** a partner call failed after every retry: the reason says which; "check again" tries it again */
+  'error',
 ] as const;
 export type OfferState = (typeof OFFER_STATES)[number];
 export const CHECKLIST_STATUSES = ['not-started', 'in-progress', 'completed', 'overdue'] as const;
@@ -118,6 +120,8 @@ export const OFFER_NEXT_ACTIONS: Partial<Record<OfferState, string>> = {
   'certification-failed':
     'Fix what the report says, then choose "Check again" (POST …/d365) to resubmit.',
   'ready-to-go-live': 'Choose "Go live" for this offer.',
+  error:
+    'Choose "Check again" (POST …/d365) to try again; if it keeps failing, open a support ticket.',
 };
 
 const isDoneOffer = (o: ChecklistOffer): boolean => o.state === 'live' || o.state === 'excluded';

@@ -89,6 +89,28 @@ export interface Step {
   updatedAt: string;
 }
 
+/**
+ * What the start route hands a new attempt's orchestration besides the account and the attempt
+ * (MigrationInput's rest). Kept on the claimed status row until the orchestration writes it, so that a
+ * start whose process died before the orchestration existed can be finished later. Never a secret.
+ */
+export interface StartRequest {
+  workEmail?: string;
+  workEmailFrom?: 'given' | 'sign-in';
+  mpnId?: string;
+  requestedBy: string;
+  createdAt: string;
+}
+
+/** A claimed start: its request, and until when its claimer may still be starting it. */
+export interface PendingStart {
+  request: StartRequest;
+  leaseUntil: string;
+}
+
+/** How long a claimer has to start the orchestration before a later start may do it instead. */
+export const START_LEASE_MS = 30_000;
+
 export interface MigrationStatus {
   accountId: string;
   attempt: number;

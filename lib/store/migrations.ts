@@ -8,6 +8,7 @@ import type {
   KeyedAuditEntry,
   MigrationStatus,
   MigrationStatusValue,
+  PendingStart,
 } from '../domain/migration.js';
 
 export type { AuditEntry };
@@ -38,14 +39,28 @@ export interface MigrationStore {
 
 /** The start route's side of the status row: who creates it (the orchestration writes it afterwards). */
 export interface StatusClaims {
-  /** The status with its ETag, for a conditional write (claim). */
-  read(accountId: string): Promise<{ status: MigrationStatus; etag: string } | undefined>;
+  /**
+   * The status with its ETag, for a conditional write (claim), and the claimed start while the
+   * orchestration has not written the row yet (its first write drops it).
+   */
+  read(
+    accountId: string,
+  ): Promise<{ status: MigrationStatus; etag: string; start?: PendingStart } | undefined>;
   /**
    * Creates the status row of a new attempt, only if nobody else did: inserted when `etag` is undefined
    * (no row yet), replaced only if the row is still the version read (`etag`) otherwise. Undefined when
-   * another writer won; the new row's ETag when this one did.
+   * another writer won; the new row's ETag when this one did. `start` (no secrets) goes with it.
    */
-  claim(status: MigrationStatus, etag: string | undefined): Promise<string | undefined>;
+  claim(
+    status: MigrationStatus,
+    etag: string | undefined,
+    start?: PendingStart,
+  ): Promise<string | undefined>;
+  /**
+   * Takes over a claimed start whose claimer never started it: a new lease, only if the row is still the
+   * version read (`etag`). Of concurrent takers exactly one gets the new ETag; the others undefined.
+   */
+  takeOver(accountId: string, etag: string, leaseUntil: string): Promise<string | undefined>;
   /** Undoes a claim whose migration could not be started (only if the row is still the claimed one). */
   unclaim(accountId: string, previous: MigrationStatus | undefined, etag: string): Promise<void>;
 }
@@ -121,11 +136,27 @@ export class TableMigrationStore implements MigrationStore, StatusClaims {
     return (await this.read(accountId))?.status;
   }
 
-  async read(accountId: string): Promise<{ status: MigrationStatus; etag: string } | undefined> {
+  async read(
+    accountId: string,
+  ): Promise<{ status: MigrationStatus; etag: string; start?: PendingStart } | undefined> {
     await this.init();
     try {
-      const row = await this.#table.getEntity<{ Status: string }>(accountId, STATUS_ROW);
-      return { status: JSON.parse(row.Status) as MigrationStatus, etag: row.etag };
+      const row = await this.#table.getEntity<{
+        Status: string;
+        Start?: string;
+        StartLease?: string;
+      }>(accountId, STATUS_ROW);
+      const status = JSON.parse(row.Status) as MigrationStatus;
+      return row.Start && row.StartLease
+        ? {
+            status,
+            etag: row.etag,
+            start: {
+              request: JSON.parse(row.Start) as PendingStart['request'],
+              leaseUntil: row.StartLease,
+            },
+          }
+        : { status, etag: row.etag };
     } catch (e) {
       if (statusCode(e) === 404) return undefined;
       throw e;
@@ -148,17 +179,40 @@ export class TableMigrationStore implements MigrationStore, StatusClaims {
     };
   }
 
-  async claim(status: MigrationStatus, etag: string | undefined): Promise<string | undefined> {
+  async claim(
+    status: MigrationStatus,
+    etag: string | undefined,
+    start?: PendingStart,
+  ): Promise<string | undefined> {
     await this.init();
+    const row = {
+      ...this.#statusRow(status),
+      ...(start ? { Start: JSON.stringify(start.request), StartLease: start.leaseUntil } : {}),
+    };
     try {
       const res =
         etag === undefined
-          ? await this.#table.createEntity(this.#statusRow(status))
-          : await this.#table.updateEntity(this.#statusRow(status), 'Replace', { etag });
+          ? await this.#table.createEntity(row)
+          : await this.#table.updateEntity(row, 'Replace', { etag });
       return res.etag ?? '*';
     } catch (e) {
       // 409: a row appeared since we read none; 412: the row changed since we read it.
       if (statusCode(e) === 409 || statusCode(e) === 412) return undefined;
+      throw e;
+    }
+  }
+
+  async takeOver(accountId: string, etag: string, leaseUntil: string): Promise<string | undefined> {
+    await this.init();
+    try {
+      const res = await this.#table.updateEntity(
+        { partitionKey: accountId, rowKey: STATUS_ROW, StartLease: leaseUntil },
+        'Merge',
+        { etag },
+      );
+      return res.etag ?? '*';
+    } catch (e) {
+      if (statusCode(e) === 412 || statusCode(e) === 404) return undefined;
       throw e;
     }
   }

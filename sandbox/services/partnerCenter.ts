@@ -188,7 +188,11 @@ export function partnerCenterRoutes(state: SandboxState): Route[] {
           world.mpn.find((x) => x.mpnId === query.get('mpnId')) ?? notFound(query.get('mpnId'));
         return {
           status: 200,
-          body: { mpnId: p.mpnId, complete: p.billingComplete, profileType: 'BillingProfile' },
+          body: {
+            mpnId: p.mpnId,
+            complete: state.billing.get(p.mpnId) ?? p.billingComplete,
+            profileType: 'BillingProfile',
+          },
         };
       },
     },

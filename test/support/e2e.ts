@@ -6,7 +6,9 @@ import { loadWorld, type World } from '../../sandbox/world.js';
 import { projectRoot, spawnDevhost, type DevhostProcess } from './devhost.js';
 
 export interface E2E {
+  /** replaceable: restartSandbox stops it and starts another on the same port, world and table */
   sandbox: RunningSandbox;
+  restartSandbox(): Promise<void>;
   /** replaceable: crash tests kill it and start another on the same storage */
   app: DevhostProcess & { env: Record<string, string> };
   token(email: string, extra?: Record<string, unknown>): Promise<string>;
@@ -35,15 +37,15 @@ export async function startE2E(
   const demo = await loadWorld(`${projectRoot}/sandbox/worlds/demo.json`);
   const world = sandboxOpts.world ? sandboxOpts.world(demo) : demo;
   const suffix = `${name}${Date.now().toString(36)}`.replace(/[^A-Za-z0-9]/g, '');
-  const sandbox = await startSandbox({
+  const sandboxOptions = {
     world,
-    port: 0,
     storage,
     table: `Sandbox${suffix}`,
     ...(sandboxOpts.certificationSeconds !== undefined
       ? { certificationSeconds: sandboxOpts.certificationSeconds }
       : {}),
-  });
+  };
+  const sandbox = await startSandbox({ ...sandboxOptions, port: 0 });
   const env: Record<string, string> = {
     AzureWebJobsStorage: storage,
     AzureFunctionsJobHost__extensions__durableTask__hubName: `Hub${suffix}`.slice(0, 40),
@@ -64,9 +66,14 @@ export async function startE2E(
   );
   const e2e: E2E = {
     sandbox,
+    async restartSandbox() {
+      const port = e2e.sandbox.port;
+      await e2e.sandbox.close();
+      e2e.sandbox = await startSandbox({ ...sandboxOptions, port });
+    },
     app,
     async token(email, extra = {}) {
-      const res = await fetch(`${sandbox.url}/dev/token`, {
+      const res = await fetch(`${e2e.sandbox.url}/dev/token`, {
         method: 'POST',
         body: JSON.stringify({ email, ...extra }),
       });
@@ -105,7 +112,7 @@ export async function startE2E(
     },
     async close() {
       await e2e.app.stop();
-      await sandbox.close();
+      await e2e.sandbox.close();
     },
   };
   return e2e;
