@@ -1,4 +1,5 @@
 // The sandbox's own controls under /dev/: tokens and their keys, faults, counters, the mail sink, reset.
+import type { IncomingMessage } from 'node:http';
 import { faultSchema, type Faults } from './faults.js';
 import { readJson, type Reply } from './http.js';
 import type { createIngestionService } from './ingestion.js';
@@ -28,6 +29,55 @@ const invalid = (message: string | undefined): Reply => ({
   status: 400,
   body: { error: 'invalid_request', error_description: message },
 });
+
+/** POST /dev/billing: a billing profile's completeness, by MPN ID or by the CPP account that has one. */
+async function setBilling(state: SandboxState, req: IncomingMessage): Promise<Reply> {
+  const parsed = billingSchema.safeParse(await readJson(req));
+  if (!parsed.success)
+    return invalid(
+      'Expected {"mpnId": "…", "complete": bool} or {"accountId": "…", "complete": bool}.',
+    );
+  const b = parsed.data;
+  const mpnId = 'mpnId' in b ? b.mpnId : state.cpp.get(b.accountId)?.account.mpnId;
+  if (!mpnId || !state.world.mpn.some((m) => m.mpnId === mpnId))
+    return {
+      status: 404,
+      body: {
+        error: 'not_found',
+        error_description:
+          'accountId' in b
+            ? `No CPP account ${b.accountId} with an MPN ID.`
+            : `No MPN ID ${mpnId} in the world.`,
+      },
+    };
+  await state.setBilling(mpnId, b.complete);
+  return { status: 200, body: { mpnId, complete: b.complete } };
+}
+
+/** The mail sink: what the sandbox's mail service accepted, by recipient; emptied on DELETE. */
+function mailSinkRoutes(mail: DevDeps['mail']): Route[] {
+  return [
+    {
+      method: 'GET',
+      path: '/dev/mail',
+      handle: ({ query }) => {
+        const to = query.get('to')?.toLowerCase();
+        return {
+          status: 200,
+          body: { items: to ? mail.sent.filter((m) => m.to.includes(to)) : mail.sent },
+        };
+      },
+    },
+    {
+      method: 'DELETE',
+      path: '/dev/mail',
+      handle: () => {
+        mail.clear();
+        return { status: 204 };
+      },
+    },
+  ];
+}
 
 export function devRoutes({ state, faults, tokens, mail, ingestion, publicUrl }: DevDeps): Route[] {
   return [
@@ -72,50 +122,11 @@ export function devRoutes({ state, faults, tokens, mail, ingestion, publicUrl }:
         body: { ...state.stats, mail: mail.sent.length, ingestion: ingestion.stats() },
       }),
     },
-    {
-      method: 'GET',
-      path: '/dev/mail',
-      handle: ({ query }) => {
-        const to = query.get('to')?.toLowerCase();
-        return {
-          status: 200,
-          body: { items: to ? mail.sent.filter((m) => m.to.includes(to)) : mail.sent },
-        };
-      },
-    },
-    {
-      method: 'DELETE',
-      path: '/dev/mail',
-      handle: () => {
-        mail.clear();
-        return { status: 204 };
-      },
-    },
+    ...mailSinkRoutes(mail),
     {
       method: 'POST',
       path: '/dev/billing',
-      handle: async ({ req }) => {
-        const parsed = billingSchema.safeParse(await readJson(req));
-        if (!parsed.success)
-          return invalid(
-            'Expected {"mpnId": "…", "complete": bool} or {"accountId": "…", "complete": bool}.',
-          );
-        const b = parsed.data;
-        const mpnId = 'mpnId' in b ? b.mpnId : state.cpp.get(b.accountId)?.account.mpnId;
-        if (!mpnId || !state.world.mpn.some((m) => m.mpnId === mpnId))
-          return {
-            status: 404,
-            body: {
-              error: 'not_found',
-              error_description:
-                'accountId' in b
-                  ? `No CPP account ${b.accountId} with an MPN ID.`
-                  : `No MPN ID ${mpnId} in the world.`,
-            },
-          };
-        await state.setBilling(mpnId, b.complete);
-        return { status: 200, body: { mpnId, complete: b.complete } };
-      },
+      handle: ({ req }) => setBilling(state, req),
     },
     {
       method: 'GET',
