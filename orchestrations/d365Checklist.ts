@@ -6,6 +6,7 @@ import {
   EXCLUDED_REASON,
   NEXT_ACTIONS,
   OFFER_NEXT_ACTIONS,
+  STALLED_NEXT_ACTION,
   PLATFORM_REASON,
   BUSINESS_CENTRAL,
   offerInstanceId,
@@ -253,10 +254,11 @@ export function* d365Checklist(ctx: df.OrchestrationContext): Generator<df.Task,
                   offerId: o.offerId,
                   name: o.name,
                   kind: o.kind,
-                  state: 'error',
+                  state: o.state,
                   ...(o.productId ? { productId: o.productId } : {}),
                   reason: `The offer's workflow failed: ${failureText(e)}`,
-                  nextAction: OFFER_NEXT_ACTIONS.error!,
+                  nextAction: STALLED_NEXT_ACTION,
+                  stalled: true,
                   updatedAt: now(),
                 },
               },
@@ -317,8 +319,8 @@ export function* d365Offer(ctx: df.OrchestrationContext): Generator<df.Task, str
     actor = 'system',
     before: { action: string; outcome: string; actor: string; detail?: string }[] = [],
   ): Generator<df.Task, void, unknown> {
-    const { reason: _r, nextAction: _n, report: _p, ...rest } = offer;
-    void [_r, _n, _p];
+    const { reason: _r, nextAction: _n, report: _p, stalled: _s, ...rest } = offer;
+    void [_r, _n, _p, _s];
     offer = {
       ...rest,
       state,
@@ -357,8 +359,12 @@ export function* d365Offer(ctx: df.OrchestrationContext): Generator<df.Task, str
       } catch (e) {
         const before = offer;
         yield* set(
-          'error',
-          { reason: `Partner Center could not ${what}, even after retrying: ${failureText(e)}` },
+          offer.state,
+          {
+            reason: `Partner Center could not ${what}, even after retrying: ${failureText(e)}`,
+            nextAction: STALLED_NEXT_ACTION,
+            stalled: true,
+          },
           action,
           'failed',
         );

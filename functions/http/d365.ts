@@ -203,7 +203,7 @@ export function startChecklist(
         for (const o of record?.offers ?? []) {
           const waits =
             o.state === 'certification-failed' ||
-            o.state === 'error' ||
+            o.stalled === true ||
             (o.state === 'ready-to-submit' && o.reason === PLATFORM_REASON) ||
             (o.state === 'needs-appsource-offer' && o.reason?.startsWith('Partner Center refused'));
           if (waits)

@@ -209,6 +209,7 @@ export const checklistSchema = z
         appSource: z.enum(['existing', 'created']).optional(),
         submissionId: z.string().optional(),
         report: z.object({ status: z.string(), reasons: z.array(z.string()) }).optional(),
+        stalled: z.boolean().optional(),
         updatedAt: z.string(),
       }),
     ),

@@ -21,8 +21,6 @@ export const OFFER_STATES = [
   'ready-to-go-live',
   'live',
   'excluded',
-  /** a partner call failed after every retry: the reason says which; "check again" tries it again */
-  'error',
 ] as const;
 export type OfferState = (typeof OFFER_STATES)[number];
 export const CHECKLIST_STATUSES = ['not-started', 'in-progress', 'completed', 'overdue'] as const;
@@ -75,8 +73,17 @@ export interface ChecklistOffer {
   submissionId?: string;
   /** the certification report of the latest submission */
   report?: { status: string; reasons: string[] };
+  /**
+   * A partner call failed after every retry: the offer keeps the state it was in (api.md's states), the
+   * reason says what failed, and "check again" (POST …/d365) tries it again.
+   */
+  stalled?: boolean;
   updatedAt: string;
 }
+
+/** The next action of a stalled offer. */
+export const STALLED_NEXT_ACTION =
+  'Choose "Check again" (POST …/d365) to try again; if it keeps failing, open a support ticket.';
 
 /** One change of the read model: steps and/or offers (by their index in the checklist). */
 export interface ChecklistChange {
@@ -120,8 +127,6 @@ export const OFFER_NEXT_ACTIONS: Partial<Record<OfferState, string>> = {
   'certification-failed':
     'Fix what the report says, then choose "Check again" (POST …/d365) to resubmit.',
   'ready-to-go-live': 'Choose "Go live" for this offer.',
-  error:
-    'Choose "Check again" (POST …/d365) to try again; if it keeps failing, open a support ticket.',
 };
 
 const isDoneOffer = (o: ChecklistOffer): boolean => o.state === 'live' || o.state === 'excluded';
@@ -148,13 +153,13 @@ export function checklistStatus(
 
 export function whatIsLeftOf(r: ChecklistRecord): {
   steps: D365StepName[];
-  offers: { offerId: string; state: OfferState }[];
+  offers: { offerId: string; state: OfferState | 'stalled' }[];
 } {
   return {
     steps: r.steps.filter((s) => s.state !== 'done').map((s) => s.name),
     offers: r.offers
       .filter((o) => !isDoneOffer(o))
-      .map((o) => ({ offerId: o.offerId, state: o.state })),
+      .map((o) => ({ offerId: o.offerId, state: o.stalled ? ('stalled' as const) : o.state })),
   };
 }
 

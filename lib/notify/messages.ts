@@ -104,7 +104,7 @@ const D365_OFFER_TEXT: Record<Language, Record<string, string>> = {
     'in-certification': 'in certification',
     'certification-failed': 'failed certification: fix it and resubmit',
     'ready-to-go-live': 'approved: choose "Go live"',
-    error: 'Partner Center could not be reached: choose "Check again"',
+    stalled: 'Partner Center could not be reached: choose "Check again"',
   },
   nl: {
     'needs-appsource-offer': 'er wordt een AppSource-aanbieding gemaakt',
@@ -112,7 +112,7 @@ const D365_OFFER_TEXT: Record<Language, Record<string, string>> = {
     'in-certification': 'in certificering',
     'certification-failed': 'afgekeurd bij certificering: herstel en dien opnieuw in',
     'ready-to-go-live': 'goedgekeurd: kies "Live gaan"',
-    error: 'Partner Center was niet bereikbaar: kies "Opnieuw controleren"',
+    stalled: 'Partner Center was niet bereikbaar: kies "Opnieuw controleren"',
   },
 };
 
