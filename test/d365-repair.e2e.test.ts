@@ -177,7 +177,7 @@ describe('a checklist terminated while an offer waits for go-live', () => {
 });
 
 describe('an offer whose submission fails after every retry', () => {
-  it('shows error with the next action, the other offer goes on, and check again retries it', async () => {
+  it('shows it stalled in its contract state with the next action, the other offer goes on, and check again retries it', async () => {
     const token = await e.token('olivia.owner@contoso.com');
     expect((await e.call('POST', '/api/accounts/cpp-contoso/d365', { token })).status).toBe(202);
     let c = await waitFor('cpp-contoso', token, (x) => x.steps.length === 4);
