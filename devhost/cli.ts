@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { durableExtension } from './durable/index.js';
 import { queuesExtension } from './queues/index.js';
 import { parseArgs } from 'node:util';
-import { startHost, type RunningHost } from './host.js';
+import { startHost, type HostStartOptions, type RunningHost } from './host.js';
 import { StartupError } from './errors.js';
 
 const USAGE =
@@ -77,16 +77,20 @@ function normalise(argv: string[]): string[] {
   );
 }
 
-export async function main(argv: string[]): Promise<RunningHost> {
-  const opts = parseCli(normalise(argv));
-  return startHost({
+/** What the command line asks of the host, with the extensions the CLI runs (Durable, storage queues). */
+export function hostOptions(opts: CliOptions): HostStartOptions {
+  return {
     scriptRoot: opts.scriptRoot,
     ...(opts.port !== undefined ? { port: opts.port } : {}),
     ...(opts.hostname ? { hostname: opts.hostname } : {}),
     virtualClock: opts.virtualClock,
     enableAuth: opts.enableAuth,
     extensions: [durableExtension, queuesExtension],
-  });
+  };
+}
+
+export async function main(argv: string[]): Promise<RunningHost> {
+  return startHost(hostOptions(parseCli(normalise(argv))));
 }
 
 /** Prints a startup failure as one line (no stack) and exits non-zero. */

@@ -4,9 +4,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startAzurite, type RunningAzurite } from '../devhost/azurite.js';
-import { closeOnSignals, fail, parseCli } from '../devhost/cli.js';
-import { durableExtension } from '../devhost/durable/index.js';
-import { queuesExtension } from '../devhost/queues/index.js';
+import { closeOnSignals, fail, hostOptions, parseCli } from '../devhost/cli.js';
 import { startHost } from '../devhost/host.js';
 import { loadLocalSettings } from '../devhost/settings.js';
 import { appSettingsFor, runSandbox } from '../sandbox/cli.js';
@@ -37,14 +35,7 @@ async function main(): Promise<void> {
     for (const [key, value] of Object.entries(appSettingsFor(sandbox.url)))
       process.env[key] ??= value;
     process.stdout.write(`Sandbox: ${sandbox.url} (tokens: POST ${sandbox.url}/dev/token)\n`);
-    const host = await startHost({
-      scriptRoot: opts.scriptRoot,
-      ...(opts.port !== undefined ? { port: opts.port } : {}),
-      ...(opts.hostname ? { hostname: opts.hostname } : {}),
-      virtualClock: opts.virtualClock,
-      enableAuth: opts.enableAuth,
-      extensions: [durableExtension, queuesExtension],
-    });
+    const host = await startHost(hostOptions(opts));
     process.stdout.write(
       `App: ${host.baseUrl}/api (health: ${host.baseUrl}/api/health)\nPress Ctrl-C to stop.\n`,
     );

@@ -1,6 +1,5 @@
 // The D365 checklist routes of the portal contract (api.md): GET/POST …/d365, …/d365/attest,
 // …/d365/offers/{offerId}/go-live. Each answers from one point read of the checklist row.
-import { randomUUID } from 'node:crypto';
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import type * as df from 'durable-functions';
 import {
@@ -21,13 +20,12 @@ import {
   type Checklist,
   type ChecklistRecord,
 } from '../../lib/domain/d365.js';
-import type { KeyedAuditEntry } from '../../lib/domain/migration.js';
 import { daysLeft } from '../../lib/domain/reminders.js';
 import { ConflictError, NotFoundError, ValidationError } from '../../lib/errors.js';
 import { json } from '../../lib/http.js';
 import { services } from '../../lib/services.js';
 import type { D365ChecklistInput } from '../../orchestrations/names.js';
-import { ownedAccount, parseBody, run } from './migrations.js';
+import { ownedAccount, parseBody, requestEntry, run, statusOf } from './migrations.js';
 
 /** The checklist as the portal gets it: derived status, the deadline and the days left (R-DUE-1). */
 function view(accountId: string, record: ChecklistRecord | undefined): Checklist {
@@ -73,23 +71,6 @@ async function notStarted(accountId: string): Promise<Checklist> {
   };
 }
 
-function requestEntry(
-  caller: Caller,
-  action: string,
-  outcome: string,
-  detail?: string,
-): KeyedAuditEntry {
-  const at = new Date().toISOString();
-  return {
-    key: `${at}~request~${randomUUID()}`,
-    at,
-    actor: caller.email,
-    action,
-    outcome,
-    ...(detail ? { detail } : {}),
-  };
-}
-
 const notStartedError = (): ConflictError =>
   new ConflictError(
     'not-started',
@@ -107,18 +88,6 @@ export function getChecklist(req: HttpRequest, ctx: InvocationContext): Promise<
 
 const running = (s: { runtimeStatus?: unknown } | undefined): boolean =>
   !!s && ['Running', 'Pending', 'ContinuedAsNew', 'Suspended'].includes(String(s.runtimeStatus));
-/** An instance's status; undefined when there is none (any other failure is thrown, never guessed). */
-async function statusOf(
-  client: df.DurableClient,
-  instanceId: string,
-): Promise<df.DurableOrchestrationStatus | undefined> {
-  try {
-    return await client.getStatus(instanceId);
-  } catch (e) {
-    if (e instanceof Error && /HTTP 404/.test(e.message)) return undefined;
-    throw e;
-  }
-}
 /** How long a restart waits for the offer workflows it stopped to end. */
 const ORPHAN_WAIT_MS = 5_000;
 /** A checklist workflow that ended without completing (or is gone): nothing would ever happen again. */

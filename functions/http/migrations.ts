@@ -136,7 +136,7 @@ const accountNotFound = (): NotFoundError =>
   new NotFoundError('account-not-found', 'The Cloud Partner Portal has no account with this id.');
 
 /** An audit entry for a request (its key unique to this request, so two requests never share a row). */
-function requestEntry(
+export function requestEntry(
   caller: Caller,
   action: string,
   outcome: string,
@@ -280,12 +280,18 @@ export function preflight(req: HttpRequest, ctx: InvocationContext): Promise<Htt
   });
 }
 
-/** Whether a Durable instance exists (the client answers a missing one with a 404 error). */
-async function instanceExists(client: df.DurableClient, instanceId: string): Promise<boolean> {
+/**
+ * An instance's status; undefined when there is none (the client answers a missing one with a 404
+ * error; any other failure is thrown, never guessed).
+ */
+export async function statusOf(
+  client: df.DurableClient,
+  instanceId: string,
+): Promise<df.DurableOrchestrationStatus | undefined> {
   try {
-    return !!(await client.getStatus(instanceId));
+    return await client.getStatus(instanceId);
   } catch (e) {
-    if (e instanceof Error && /HTTP 404/.test(e.message)) return false;
+    if (e instanceof Error && /HTTP 404/.test(e.message)) return undefined;
     throw e;
   }
 }
@@ -305,7 +311,7 @@ async function finishInterruptedStart(
   if (!start || Date.parse(start.leaseUntil) > Date.now()) return undefined;
   const { accountId, attempt } = status;
   const instanceId = migrationInstanceId(accountId, attempt);
-  if (await instanceExists(client, instanceId)) return undefined;
+  if (await statusOf(client, instanceId)) return undefined;
   const s = services();
   const lease = new Date(Date.now() + START_LEASE_MS).toISOString();
   if (!(await s.store.takeOver(accountId, row.etag, lease))) return undefined;

@@ -10,7 +10,7 @@ import type {
   ChecklistRecord,
   ChecklistStep,
 } from '../domain/d365.js';
-import { tableClientFor } from './tables.js';
+import { auditRows, statusCode, tableClientFor } from './tables.js';
 
 const ROW = 'checklist';
 const offerProp = (index: number): string => `O${String(index).padStart(3, '0')}`;
@@ -25,8 +25,6 @@ export interface ChecklistStore {
   audit(accountId: string, audit: KeyedAuditEntry[]): Promise<void>;
   listAudit(accountId: string): Promise<KeyedAuditEntry[]>;
 }
-
-const statusCode = (e: unknown): number | undefined => (e as { statusCode?: number }).statusCode;
 
 export class TableChecklistStore implements ChecklistStore {
   readonly #table: TableClient;
@@ -65,20 +63,10 @@ export class TableChecklistStore implements ChecklistStore {
 
   async audit(accountId: string, audit: KeyedAuditEntry[]): Promise<void> {
     await this.#init();
-    for (const a of audit)
-      await this.#table
-        .createEntity({
-          partitionKey: accountId,
-          rowKey: `audit~${a.key}`,
-          At: a.at,
-          Actor: a.actor,
-          Action: a.action,
-          Outcome: a.outcome,
-          ...(a.detail ? { Detail: a.detail } : {}),
-        })
-        .catch((e: unknown) => {
-          if (statusCode(e) !== 409) throw e;
-        });
+    for (const row of auditRows(accountId, audit))
+      await this.#table.createEntity(row).catch((e: unknown) => {
+        if (statusCode(e) !== 409) throw e;
+      });
   }
 
   async save(accountId: string, change: ChecklistChange, audit: KeyedAuditEntry[]): Promise<void> {
@@ -91,15 +79,7 @@ export class TableChecklistStore implements ChecklistStore {
       ...(change.steps ? { Steps: JSON.stringify(change.steps) } : {}),
     };
     for (const o of change.offers ?? []) entity[offerProp(o.index)] = JSON.stringify(o.offer);
-    const rows = audit.map((a) => ({
-      partitionKey: accountId,
-      rowKey: `audit~${a.key}`,
-      At: a.at,
-      Actor: a.actor,
-      Action: a.action,
-      Outcome: a.outcome,
-      ...(a.detail ? { Detail: a.detail } : {}),
-    }));
+    const rows = auditRows(accountId, audit);
     const ops: TransactionAction[] = [
       ['upsert', entity as { partitionKey: string; rowKey: string }, 'Merge'],
       ...rows.slice(0, 99).map((r): TransactionAction => ['create', r]),

@@ -2,7 +2,7 @@
 // row and the audit rows of one change go in one batch transaction (R-OPS-2).
 import { odata, type TableClient, type TransactionAction } from '@azure/data-tables';
 import { ValidationError } from '../errors.js';
-import { tableClientFor } from './tables.js';
+import { AUDIT_PREFIX, auditRows, statusCode, tableClientFor, type AuditRow } from './tables.js';
 import type {
   AuditEntry,
   KeyedAuditEntry,
@@ -14,7 +14,6 @@ import type {
 export type { AuditEntry };
 
 const STATUS_ROW = 'status';
-const AUDIT_PREFIX = 'audit~';
 
 export interface MigrationStore {
   init(): Promise<void>;
@@ -72,18 +71,6 @@ export class AuditKeyCollisionError extends Error {
     this.name = 'AuditKeyCollisionError';
   }
 }
-
-type AuditRow = {
-  partitionKey: string;
-  rowKey: string;
-  At: string;
-  Actor: string;
-  Action: string;
-  Outcome: string;
-  Detail?: string;
-};
-
-const statusCode = (e: unknown): number | undefined => (e as { statusCode?: number }).statusCode;
 
 const badToken = (): ValidationError =>
   new ValidationError('The continuation token is not valid: use one from a previous page.', [
@@ -232,18 +219,6 @@ export class TableMigrationStore implements MigrationStore, StatusClaims {
     }
   }
 
-  #auditRows(accountId: string, audit: KeyedAuditEntry[]): AuditRow[] {
-    return audit.map((a) => ({
-      partitionKey: accountId,
-      rowKey: `${AUDIT_PREFIX}${a.key}`,
-      At: a.at,
-      Actor: a.actor,
-      Action: a.action,
-      Outcome: a.outcome,
-      ...(a.detail ? { Detail: a.detail } : {}),
-    }));
-  }
-
   /**
    * Submits one transaction whose audit rows are inserts. When an insert conflicts, the rows already
    * there decide: all of them the same as ours means this very transaction was applied before (a
@@ -280,7 +255,7 @@ export class TableMigrationStore implements MigrationStore, StatusClaims {
 
   async save(status: MigrationStatus, audit: KeyedAuditEntry[]): Promise<void> {
     await this.init();
-    const rows = this.#auditRows(status.accountId, audit);
+    const rows = auditRows(status.accountId, audit);
     const ops: TransactionAction[] = [
       ['upsert', this.#statusRow(status), 'Replace'],
       ...rows.map((r): TransactionAction => ['create', r]),
@@ -294,7 +269,7 @@ export class TableMigrationStore implements MigrationStore, StatusClaims {
 
   async audit(accountId: string, audit: KeyedAuditEntry[]): Promise<void> {
     await this.init();
-    const rows = this.#auditRows(accountId, audit);
+    const rows = auditRows(accountId, audit);
     for (let i = 0; i < rows.length; i += 100) {
       const chunk = rows.slice(i, i + 100);
       await this.#submit(
